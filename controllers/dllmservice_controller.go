@@ -1,0 +1,176 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"dllm.dev/dllm-operator/api/v1alpha1"
+	"dllm.dev/dllm-operator/controllers/render"
+)
+
+// FieldOwner is the server-side apply field manager of everything the controller writes: the
+// children of each DLLMService and its status subresource.
+const FieldOwner = "dllm-operator"
+
+// DLLMServiceReconciler reconciles DLLMService objects into runtime ConfigMaps, Deployments,
+// Services and HorizontalPodAutoscalers.
+type DLLMServiceReconciler struct {
+	client.Client
+	// Recorder records events for condition transitions.
+	Recorder events.EventRecorder
+	// Render holds the operator-wide render settings (the default runtime image).
+	Render render.Options
+	// Now returns the current time; nil means time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// +kubebuilder:rbac:groups=serving.dllm.dev,resources=dllmservices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=serving.dllm.dev,resources=dllmservices/status,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile renders svc's children, applies them, observes the runtime Deployment and applies the
+// status computed from what it saw.
+func (r *DLLMServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	svc := &v1alpha1.DLLMService{}
+	if err := r.Get(ctx, req.NamespacedName, svc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !svc.DeletionTimestamp.IsZero() {
+		// Every child carries a controller ownerReference: the garbage collector removes them.
+		return ctrl.Result{}, nil
+	}
+
+	var obs observation
+	objs, err := render.All(svc, r.Render)
+	if err != nil {
+		obs.renderErr = err // permanent until the spec changes: reported, not retried
+	} else {
+		obs.applyErr = r.applyChildren(ctx, svc, objs)
+	}
+	if obs.deployment, err = r.observeDeployment(ctx, svc); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	status := computeStatus(svc, obs, metav1.NewTime(r.now()))
+	if err := r.Status().Apply(ctx, statusApplyConfiguration(svc, status), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return ctrl.Result{}, errors.Join(obs.applyErr, fmt.Errorf("apply DLLMService status: %w", err))
+	}
+	for _, e := range transitionEvents(svc.Status.Conditions, status.Conditions) {
+		r.Recorder.Eventf(svc, nil, e.eventType, e.reason, e.action, "%s", e.note)
+	}
+	return ctrl.Result{}, obs.applyErr
+}
+
+// applyChildren applies every rendered child with server-side apply, and deletes the
+// HorizontalPodAutoscaler when autoscaling was turned off.
+func (r *DLLMServiceReconciler) applyChildren(ctx context.Context, svc *v1alpha1.DLLMService, objs *render.Objects) error {
+	log := logf.FromContext(ctx)
+	children := []runtime.ApplyConfiguration{objs.ConfigMap, objs.Service, objs.Deployment}
+	if objs.Autoscaler != nil {
+		children = append(children, objs.Autoscaler)
+	}
+	for _, obj := range children {
+		if err := r.Apply(ctx, obj, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+			return fmt.Errorf("apply %T: %w", obj, err)
+		}
+	}
+	if objs.Autoscaler == nil {
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+		err := r.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: svc.Name}, hpa)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("get HorizontalPodAutoscaler: %w", err)
+		case metav1.IsControlledBy(hpa, svc):
+			if err := r.Delete(ctx, hpa, client.Preconditions{UID: &hpa.UID}); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("delete HorizontalPodAutoscaler: %w", err)
+			}
+			log.Info("Deleted HorizontalPodAutoscaler after autoscaling was turned off", "name", hpa.Name)
+		}
+	}
+	return nil
+}
+
+// observeDeployment returns the runtime Deployment controlled by svc, or nil when there is none.
+func (r *DLLMServiceReconciler) observeDeployment(ctx context.Context, svc *v1alpha1.DLLMService) (*appsv1.Deployment, error) {
+	dep := &appsv1.Deployment{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: svc.Name}, dep)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("get Deployment: %w", err)
+	case !metav1.IsControlledBy(dep, svc):
+		return nil, nil
+	}
+	return dep, nil
+}
+
+func (r *DLLMServiceReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// SetupWithManager registers the reconciler. Children trigger reconciles through Owns watches;
+// the DLLMService itself only when its generation changes, so the controller's own status
+// writes do not wake it.
+func (r *DLLMServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.DLLMService{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Service{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
+		Named("dllmservice").
+		Complete(r)
+}
+
+// CacheOptions limits the manager's informers for the kinds the controller owns to objects it
+// rendered, so it does not cache every ConfigMap and Deployment in the cluster.
+func CacheOptions() cache.Options {
+	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedBy})}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.ConfigMap{}:                      managed,
+		&corev1.Service{}:                        managed,
+		&appsv1.Deployment{}:                     managed,
+		&autoscalingv2.HorizontalPodAutoscaler{}: managed,
+	}}
+}

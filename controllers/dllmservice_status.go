@@ -1,0 +1,215 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+
+	"dllm.dev/dllm-operator/api/v1alpha1"
+	acv1alpha1 "dllm.dev/dllm-operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
+	"dllm.dev/dllm-operator/controllers/render"
+)
+
+// observation is what one reconcile learned about a DLLMService's world.
+type observation struct {
+	// deployment is the runtime Deployment as the cache holds it, nil when it does not exist.
+	deployment *appsv1.Deployment
+	// renderErr is set when the spec cannot be rendered (a permanent error until the spec changes).
+	renderErr error
+	// applyErr is set when applying the children failed (retried).
+	applyErr error
+}
+
+// computeStatus derives svc's status from what the reconcile observed. It is pure: the existing
+// conditions are consulted only to keep their lastTransitionTime when their status is unchanged,
+// and now stamps the ones that change.
+func computeStatus(svc *v1alpha1.DLLMService, obs observation, now metav1.Time) v1alpha1.DLLMServiceStatus {
+	st := v1alpha1.DLLMServiceStatus{
+		ObservedGeneration: svc.Generation,
+		Selector:           render.Selector(svc),
+		Endpoint:           render.Endpoint(svc),
+		Cache: v1alpha1.CacheStatus{
+			Active: render.CacheSettings(svc),
+			Source: v1alpha1.CacheSettingsSourceSpec,
+		},
+	}
+	if obs.applyErr != nil {
+		// The current generation is not in effect yet; keep reporting the last one that was.
+		st.ObservedGeneration = svc.Status.ObservedGeneration
+	}
+	if dep := obs.deployment; dep != nil {
+		st.Replicas = dep.Status.Replicas
+		st.ReadyReplicas = dep.Status.ReadyReplicas
+	}
+
+	ready, progressing, degraded := conditionsFor(svc, obs)
+	conds := append([]metav1.Condition(nil), svc.Status.Conditions...)
+	for _, c := range []metav1.Condition{ready, progressing, degraded} {
+		c.ObservedGeneration = svc.Generation
+		c.LastTransitionTime = now
+		meta.SetStatusCondition(&conds, c)
+	}
+	st.Conditions = conds
+	return st
+}
+
+func condition(typ string, status metav1.ConditionStatus, reason, format string, args ...any) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// conditionsFor returns the Ready, Progressing and Degraded conditions for what was observed.
+func conditionsFor(svc *v1alpha1.DLLMService, obs observation) (ready, progressing, degraded metav1.Condition) {
+	const (
+		readyT, progT, degT = v1alpha1.ConditionReady, v1alpha1.ConditionProgressing, v1alpha1.ConditionDegraded
+		yes, no             = metav1.ConditionTrue, metav1.ConditionFalse
+	)
+	if obs.renderErr != nil {
+		msg := obs.renderErr.Error()
+		return condition(readyT, no, v1alpha1.ReasonInvalidSpec, "%s", msg),
+			condition(progT, no, v1alpha1.ReasonInvalidSpec, "%s", msg),
+			condition(degT, yes, v1alpha1.ReasonInvalidSpec, "%s", msg)
+	}
+	degraded = condition(degT, no, v1alpha1.ReasonAsExpected, "")
+	if obs.applyErr != nil {
+		degraded = condition(degT, yes, v1alpha1.ReasonApplyFailed, "%s", obs.applyErr.Error())
+	}
+
+	dep := obs.deployment
+	if dep == nil || dep.Status.ObservedGeneration < dep.Generation {
+		return condition(readyT, no, v1alpha1.ReasonDeploymentPending, "The runtime Deployment has not observed the latest spec yet."),
+			condition(progT, yes, v1alpha1.ReasonDeploymentPending, "Waiting for the runtime Deployment to observe the latest spec."),
+			degraded
+	}
+
+	desired := int32(1)
+	if dep.Spec.Replicas != nil {
+		desired = *dep.Spec.Replicas
+	}
+	s := dep.Status
+	counts := fmt.Sprintf("%d of %d desired replicas updated, %d available, %d ready.", s.UpdatedReplicas, desired, s.AvailableReplicas, s.ReadyReplicas)
+	depProgressing := deploymentCondition(dep, appsv1.DeploymentProgressing)
+	deadlineExceeded := depProgressing != nil && depProgressing.Reason == "ProgressDeadlineExceeded"
+	rolledOut := s.UpdatedReplicas == desired && s.Replicas == desired
+
+	switch {
+	case desired == 0:
+		ready = condition(readyT, no, v1alpha1.ReasonScaledToZero, "Zero replicas are desired.")
+	case rolledOut && s.AvailableReplicas > 0:
+		ready = condition(readyT, yes, v1alpha1.ReasonAvailable, "%s", counts)
+	default:
+		ready = condition(readyT, no, v1alpha1.ReasonNoReadyReplicas, "No runtime Pod of the current spec is available yet: %s", counts)
+	}
+
+	switch {
+	case deadlineExceeded:
+		progressing = condition(progT, no, v1alpha1.ReasonProgressDeadlineExceeded, "%s", depProgressing.Message)
+	case desired == 0 && s.Replicas == 0:
+		progressing = condition(progT, no, v1alpha1.ReasonScaledToZero, "Zero replicas are desired.")
+	case rolledOut && s.AvailableReplicas == desired:
+		progressing = condition(progT, no, v1alpha1.ReasonRolloutComplete, "%s", counts)
+	default:
+		progressing = condition(progT, yes, v1alpha1.ReasonRolloutInProgress, "%s", counts)
+	}
+
+	if obs.applyErr == nil {
+		failure := deploymentCondition(dep, appsv1.DeploymentReplicaFailure)
+		switch {
+		case deadlineExceeded:
+			degraded = condition(degT, yes, v1alpha1.ReasonProgressDeadlineExceeded, "%s", depProgressing.Message)
+		case failure != nil && failure.Status == corev1.ConditionTrue:
+			degraded = condition(degT, yes, v1alpha1.ReasonReplicaFailure, "%s", failure.Message)
+		case rolledOut && s.AvailableReplicas < desired && depProgressing != nil && depProgressing.Reason == "NewReplicaSetAvailable":
+			// The rollout finished earlier and Pods have since become unavailable.
+			degraded = condition(degT, yes, v1alpha1.ReasonReplicasUnavailable, "%s", counts)
+		}
+	}
+	return ready, progressing, degraded
+}
+
+func deploymentCondition(dep *appsv1.Deployment, typ appsv1.DeploymentConditionType) *appsv1.DeploymentCondition {
+	for i := range dep.Status.Conditions {
+		if dep.Status.Conditions[i].Type == typ {
+			return &dep.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// event is a Kubernetes event to record for a condition transition.
+type event struct {
+	eventType, reason, action, note string
+}
+
+// transitionEvents returns the events worth a human's attention between two sets of conditions:
+// Ready becoming True or False, Degraded becoming True, and a rollout completing. Nothing is
+// returned when no condition changed status, so steady reconciles stay silent.
+func transitionEvents(before, after []metav1.Condition) []event {
+	changed := func(typ string) (*metav1.Condition, bool) {
+		now := meta.FindStatusCondition(after, typ)
+		old := meta.FindStatusCondition(before, typ)
+		if now == nil {
+			return nil, false
+		}
+		return now, old == nil || old.Status != now.Status || old.Reason != now.Reason
+	}
+	var events []event
+	if c, ok := changed(v1alpha1.ConditionReady); ok {
+		if c.Status == metav1.ConditionTrue {
+			events = append(events, event{corev1.EventTypeNormal, c.Reason, "Rollout", c.Message})
+		} else if old := meta.FindStatusCondition(before, v1alpha1.ConditionReady); old != nil && old.Status == metav1.ConditionTrue {
+			events = append(events, event{corev1.EventTypeWarning, c.Reason, "Rollout", c.Message})
+		}
+	}
+	if c, ok := changed(v1alpha1.ConditionDegraded); ok && c.Status == metav1.ConditionTrue {
+		events = append(events, event{corev1.EventTypeWarning, c.Reason, "Reconcile", c.Message})
+	}
+	if c, ok := changed(v1alpha1.ConditionProgressing); ok && c.Reason == v1alpha1.ReasonRolloutComplete {
+		events = append(events, event{corev1.EventTypeNormal, c.Reason, "Rollout", c.Message})
+	}
+	return events
+}
+
+// statusApplyConfiguration is st as a server-side apply configuration of svc's status subresource.
+func statusApplyConfiguration(svc *v1alpha1.DLLMService, st v1alpha1.DLLMServiceStatus) *acv1alpha1.DLLMServiceApplyConfiguration {
+	conds := make([]*metav1ac.ConditionApplyConfiguration, 0, len(st.Conditions))
+	for _, c := range st.Conditions {
+		conds = append(conds, metav1ac.Condition().
+			WithType(c.Type).WithStatus(c.Status).WithReason(c.Reason).WithMessage(c.Message).
+			WithObservedGeneration(c.ObservedGeneration).WithLastTransitionTime(c.LastTransitionTime))
+	}
+	active := acv1alpha1.CacheSettings().WithMode(st.Cache.Active.Mode)
+	if st.Cache.Active.Mode != v1alpha1.CacheModeOff {
+		active.WithPromptRefreshInterval(st.Cache.Active.PromptRefreshInterval).
+			WithResponseRefreshInterval(st.Cache.Active.ResponseRefreshInterval).
+			WithTransferPercent(*st.Cache.Active.TransferPercent)
+	}
+	return acv1alpha1.DLLMService(svc.Name, svc.Namespace).
+		WithStatus(acv1alpha1.DLLMServiceStatus().
+			WithConditions(conds...).
+			WithObservedGeneration(st.ObservedGeneration).
+			WithReplicas(st.Replicas).
+			WithReadyReplicas(st.ReadyReplicas).
+			WithSelector(st.Selector).
+			WithEndpoint(st.Endpoint).
+			WithCache(acv1alpha1.CacheStatus().WithActive(active).WithSource(st.Cache.Source)))
+}

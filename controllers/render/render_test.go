@@ -1,0 +1,280 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package render
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"dllm.dev/dllm-operator/api/v1alpha1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+const testImage = "registry.example/dllm-runtime:v0.1.0"
+
+// dllmService builds a DLLMService for tests: a minimal valid object changed by mods.
+func dllmService(name string, mods ...func(*v1alpha1.DLLMService)) *v1alpha1.DLLMService {
+	svc := &v1alpha1.DLLMService{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team-a", UID: "00000000-0000-0000-0000-000000000001", Generation: 1},
+		Spec: v1alpha1.DLLMServiceSpec{
+			Model: v1alpha1.ModelSpec{Family: v1alpha1.ModelFamilyLLaDA, Source: "file:///models/llada-tiny"},
+		},
+	}
+	for _, m := range mods {
+		m(svc)
+	}
+	return svc
+}
+
+func withSource(s string) func(*v1alpha1.DLLMService) {
+	return func(svc *v1alpha1.DLLMService) { svc.Spec.Model.Source = s }
+}
+
+func withGPU(t v1alpha1.GPUType, n int32) func(*v1alpha1.DLLMService) {
+	return func(svc *v1alpha1.DLLMService) { svc.Spec.GPU = &v1alpha1.GPUSpec{Type: t, Count: n} }
+}
+
+func withCache(c v1alpha1.CacheSpec) func(*v1alpha1.DLLMService) {
+	return func(svc *v1alpha1.DLLMService) { svc.Spec.Cache = c }
+}
+
+func withAutoscaling(a v1alpha1.AutoscalingSpec) func(*v1alpha1.DLLMService) {
+	return func(svc *v1alpha1.DLLMService) { svc.Spec.Autoscaling = &a }
+}
+
+// goldenCases cover each model source scheme, both backends, each autoscaling metric and each
+// cache mode.
+var goldenCases = []struct {
+	name string
+	svc  *v1alpha1.DLLMService
+}{
+	{name: "cpu-file-defaults", svc: dllmService("tiny")},
+	{name: "cuda-pvc-static", svc: dllmService("llada-8b",
+		withSource("pvc://model-cache/GSAI-ML/LLaDA-8B-Instruct"),
+		withGPU(v1alpha1.GPUTypeH100, 2),
+		withCache(v1alpha1.CacheSpec{Mode: v1alpha1.CacheModeStatic, PromptRefreshInterval: 50, ResponseRefreshInterval: 5, TransferPercent: ptr.To[int32](0)}),
+		func(svc *v1alpha1.DLLMService) {
+			svc.Spec.Replicas = ptr.To[int32](3)
+			svc.Spec.Model.DType = v1alpha1.DTypeFloat16
+			svc.Spec.Runtime = v1alpha1.RuntimeSpec{
+				Image: "registry.example/dllm-runtime-cuda:v0.1.0", Port: 9000, MaxBatchSize: 16, MaxQueue: 256,
+				Resources: &corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("64Gi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Gi")},
+				},
+			}
+			svc.Spec.Generation = v1alpha1.GenerationSpec{Steps: 256, GenLength: 256, BlockLength: 8, Remasking: v1alpha1.RemaskingLowConfidence, TemperatureMilli: ptr.To[int32](0)}
+		})},
+	{name: "cuda-hf-autotune-queuedepth", svc: dllmService("llada-chat",
+		withSource("hf://GSAI-ML/LLaDA-8B-Instruct@main"),
+		withGPU(v1alpha1.GPUTypeL40S, 1),
+		withAutoscaling(v1alpha1.AutoscalingSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 10, Metric: v1alpha1.AutoscalingMetricQueueDepth, Target: 6}),
+		withCache(v1alpha1.CacheSpec{
+			Mode: v1alpha1.CacheModeAutotune,
+			Autotune: &v1alpha1.AutotuneSpec{
+				Mode: v1alpha1.AutotuneModeApply, ShadowPercent: 10,
+				Bounds: v1alpha1.AutotuneBounds{ResponseRefreshInterval: &v1alpha1.IntervalRange{Min: 2, Max: 20}},
+			},
+		}))},
+	{name: "dream-oci-cache-off-saturation", svc: dllmService("dream",
+		withSource("oci://registry.example/models/dream-v0-7b:v1"),
+		withGPU(v1alpha1.GPUTypeA100_80G, 1),
+		withAutoscaling(v1alpha1.AutoscalingSpec{MaxReplicas: 4}),
+		withCache(v1alpha1.CacheSpec{Mode: v1alpha1.CacheModeOff}),
+		func(svc *v1alpha1.DLLMService) {
+			svc.Spec.Model.Family = v1alpha1.ModelFamilyDream
+			svc.Spec.Generation = v1alpha1.GenerationSpec{Remasking: v1alpha1.RemaskingEntropy, TemperatureMilli: ptr.To[int32](200), ParallelThresholdPermille: 900}
+		})},
+}
+
+func TestAllGolden(t *testing.T) {
+	for _, tc := range goldenCases {
+		t.Run(tc.name, func(t *testing.T) {
+			objs, err := All(tc.svc, Options{RuntimeImage: testImage})
+			if err != nil {
+				t.Fatalf("All() error: %v", err)
+			}
+			children := []any{objs.ConfigMap, objs.Deployment, objs.Service}
+			if objs.Autoscaler != nil {
+				children = append(children, objs.Autoscaler)
+			}
+			var docs [][]byte
+			for _, obj := range children {
+				doc, err := yaml.Marshal(obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				docs = append(docs, doc)
+			}
+			got := bytes.Join(docs, []byte("---\n"))
+			golden := filepath.Join("testdata", tc.name+".yaml")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("read golden file (regenerate with -update): %v", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("rendered objects differ from %s (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// TestRuntimeConfigValid checks that every rendered configuration passes the runtime's own
+// validation, defaults included.
+func TestRuntimeConfigValid(t *testing.T) {
+	for _, tc := range goldenCases {
+		loc, err := modelLocation(tc.svc.Spec.Model.Source)
+		if err != nil {
+			t.Fatalf("%s: modelLocation: %v", tc.name, err)
+		}
+		cfg := RuntimeConfig(tc.svc, loc.dir)
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: rendered config is invalid: %v", tc.name, err)
+		}
+	}
+}
+
+func TestAllErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		svc     *v1alpha1.DLLMService
+		opts    Options
+		wantErr string
+	}{
+		{"no image", dllmService("x"), Options{}, "spec.runtime.image"},
+		{"unknown scheme", dllmService("x", withSource("s3://bucket/model")), Options{RuntimeImage: testImage}, "spec.model.source"},
+		{"no scheme", dllmService("x", withSource("/models/x")), Options{RuntimeImage: testImage}, "spec.model.source"},
+		{"parent segment", dllmService("x", withSource("pvc://claim/../../etc")), Options{RuntimeImage: testImage}, "spec.model.source"},
+		{"unknown gpu", dllmService("x", withGPU("TPUv5", 1)), Options{RuntimeImage: testImage}, "spec.gpu.type"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := All(tc.svc, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("All() error = %v, want one naming %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestModelLocation(t *testing.T) {
+	tests := []struct {
+		source, wantDir string
+		wantVolume      bool
+		wantReadOnly    bool
+	}{
+		{"hf://GSAI-ML/LLaDA-8B-Instruct@v1.0", "/models/GSAI-ML/LLaDA-8B-Instruct", true, false},
+		{"pvc://cache", "/models", true, true},
+		{"pvc://cache/org/name/", "/models/org/name", true, true},
+		{"file:///opt/models/x/", "/opt/models/x", false, false},
+		{"oci://registry.example/m:v1", "/models", true, true},
+	}
+	for _, tc := range tests {
+		loc, err := modelLocation(tc.source)
+		if err != nil {
+			t.Errorf("modelLocation(%q) error: %v", tc.source, err)
+			continue
+		}
+		if loc.dir != tc.wantDir || (loc.volume != nil) != tc.wantVolume || loc.readOnly != tc.wantReadOnly {
+			t.Errorf("modelLocation(%q) = dir %q, volume %t, readOnly %t; want %q, %t, %t",
+				tc.source, loc.dir, loc.volume != nil, loc.readOnly, tc.wantDir, tc.wantVolume, tc.wantReadOnly)
+		}
+	}
+}
+
+func TestConfigHashIgnoresCache(t *testing.T) {
+	hashOf := func(svc *v1alpha1.DLLMService) string {
+		t.Helper()
+		objs, err := All(svc, Options{RuntimeImage: testImage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return objs.Deployment.Spec.Template.Annotations[AnnotationConfigHash]
+	}
+	base := hashOf(dllmService("x"))
+	if got := hashOf(dllmService("x", withCache(v1alpha1.CacheSpec{PromptRefreshInterval: 20, ResponseRefreshInterval: 3}))); got != base {
+		t.Errorf("config hash changed with cache settings: %s -> %s; cache updates must not restart Pods", base, got)
+	}
+	if got := hashOf(dllmService("x", func(s *v1alpha1.DLLMService) { s.Spec.Generation.Steps = 64 })); got == base {
+		t.Errorf("config hash %s unchanged after a sampler change; Pods would keep the old config", got)
+	}
+}
+
+func TestCacheSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		spec v1alpha1.CacheSpec
+		want v1alpha1.CacheSettings
+	}{
+		{"defaults", v1alpha1.CacheSpec{}, v1alpha1.CacheSettings{Mode: v1alpha1.CacheModeStatic, PromptRefreshInterval: 100, ResponseRefreshInterval: 7, TransferPercent: ptr.To[int32](25)}},
+		{"off", v1alpha1.CacheSpec{Mode: v1alpha1.CacheModeOff, PromptRefreshInterval: 5}, v1alpha1.CacheSettings{Mode: v1alpha1.CacheModeOff}},
+		{"explicit zero rho", v1alpha1.CacheSpec{Mode: v1alpha1.CacheModeAutotune, PromptRefreshInterval: 1, ResponseRefreshInterval: 1, TransferPercent: ptr.To[int32](0)},
+			v1alpha1.CacheSettings{Mode: v1alpha1.CacheModeAutotune, PromptRefreshInterval: 1, ResponseRefreshInterval: 1, TransferPercent: ptr.To[int32](0)}},
+	}
+	for _, tc := range tests {
+		got := CacheSettings(dllmService("x", withCache(tc.spec)))
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: CacheSettings mismatch (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
+
+// TestGPUTableCoversAPI checks that the GPU mapping table has an entry for every GPU type the
+// CRD's schema allows, so no valid spec renders without a node selector.
+func TestGPUTableCoversAPI(t *testing.T) {
+	data, err := os.ReadFile("../../config/crd/bases/serving.dllm.dev_dllmservices.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.Unmarshal(data, &crd); err != nil {
+		t.Fatal(err)
+	}
+	gpuType := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["gpu"].Properties["type"]
+	var inSchema []string
+	for _, e := range gpuType.Enum {
+		inSchema = append(inSchema, strings.Trim(string(e.Raw), `"`))
+	}
+	var inTable []string
+	for k := range gpuProducts {
+		inTable = append(inTable, string(k))
+	}
+	slices.Sort(inSchema)
+	slices.Sort(inTable)
+	if diff := cmp.Diff(inSchema, inTable); diff != "" {
+		t.Errorf("GPU types in the CRD schema and in gpuProducts differ (-schema +table):\n%s", diff)
+	}
+}

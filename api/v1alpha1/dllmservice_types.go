@@ -336,7 +336,8 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.autotune) || !has(self.autotune.bounds) || !has(self.autotune.bounds.responseRefreshInterval) || ((has(self.responseRefreshInterval) ? self.responseRefreshInterval : 7) >= self.autotune.bounds.responseRefreshInterval.min && (has(self.responseRefreshInterval) ? self.responseRefreshInterval : 7) <= self.autotune.bounds.responseRefreshInterval.max)",message="spec.cache.responseRefreshInterval (default 7) must lie within spec.cache.autotune.bounds.responseRefreshInterval"
 // +kubebuilder:validation:XValidation:rule="!has(self.autotune) || !has(self.autotune.bounds) || !has(self.autotune.bounds.transferPercent) || ((has(self.transferPercent) ? self.transferPercent : 25) >= self.autotune.bounds.transferPercent.min && (has(self.transferPercent) ? self.transferPercent : 25) <= self.autotune.bounds.transferPercent.max)",message="spec.cache.transferPercent (default 25) must lie within spec.cache.autotune.bounds.transferPercent"
 type CacheSpec struct {
-	// mode is Off, Static (default) or Autotune.
+	// mode is Off, Static (default) or Autotune. Quote "Off" in YAML: YAML 1.1, which kubectl
+	// reads, takes a bare Off for the boolean false.
 	// +optional
 	Mode CacheMode `json:"mode,omitempty"`
 
@@ -393,7 +394,6 @@ type AutotuneSpec struct {
 	// latencyTarget is the request latency (p95) the tuner aims for, e.g. "2s". When omitted the
 	// tuner minimises latency subject to the quality floor.
 	// +optional
-	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.cache.autotune.latencyTarget must be a duration such as 500ms or 2s"
 	LatencyTarget *metav1.Duration `json:"latencyTarget,omitempty"`
 

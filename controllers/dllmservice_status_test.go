@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"dllm.dev/dllm-operator/api/v1alpha1"
+)
+
+func testService() *v1alpha1.DLLMService {
+	return &v1alpha1.DLLMService{
+		ObjectMeta: metav1.ObjectMeta{Name: "llada", Namespace: "ns", Generation: 4},
+		Spec: v1alpha1.DLLMServiceSpec{
+			Model: v1alpha1.ModelSpec{Family: v1alpha1.ModelFamilyLLaDA, Source: "hf://a/b"},
+		},
+		Status: v1alpha1.DLLMServiceStatus{ObservedGeneration: 3},
+	}
+}
+
+// deployment builds a runtime Deployment whose controller has observed its latest spec.
+func deployment(desired, replicas, updated, available int32, conds ...appsv1.DeploymentCondition) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Generation: 2},
+		Spec:       appsv1.DeploymentSpec{Replicas: ptr.To(desired)},
+		Status: appsv1.DeploymentStatus{
+			ObservedGeneration: 2, Replicas: replicas, UpdatedReplicas: updated,
+			AvailableReplicas: available, ReadyReplicas: available, Conditions: conds,
+		},
+	}
+}
+
+var (
+	newRSAvailable = appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"}
+	deadline       = appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: "timed out"}
+	quota          = appsv1.DeploymentCondition{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate", Message: "exceeded quota"}
+)
+
+func TestConditionsFor(t *testing.T) {
+	stale := deployment(1, 1, 1, 1)
+	stale.Generation = 3
+	tests := []struct {
+		name                    string
+		obs                     observation
+		ready, progress, degrad string // reasons
+		readyTrue, progressTrue bool
+		degradedTrue            bool
+	}{
+		{"invalid spec", observation{renderErr: errors.New("spec.model.source: bad")},
+			v1alpha1.ReasonInvalidSpec, v1alpha1.ReasonInvalidSpec, v1alpha1.ReasonInvalidSpec, false, false, true},
+		{"no deployment yet", observation{},
+			v1alpha1.ReasonDeploymentPending, v1alpha1.ReasonDeploymentPending, v1alpha1.ReasonAsExpected, false, true, false},
+		{"apply failed", observation{applyErr: errors.New("forbidden")},
+			v1alpha1.ReasonDeploymentPending, v1alpha1.ReasonDeploymentPending, v1alpha1.ReasonApplyFailed, false, true, true},
+		{"deployment not observed", observation{deployment: stale},
+			v1alpha1.ReasonDeploymentPending, v1alpha1.ReasonDeploymentPending, v1alpha1.ReasonAsExpected, false, true, false},
+		{"pods starting", observation{deployment: deployment(2, 2, 2, 0)},
+			v1alpha1.ReasonNoReadyReplicas, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonAsExpected, false, true, false},
+		{"partly available", observation{deployment: deployment(2, 2, 2, 1)},
+			v1alpha1.ReasonAvailable, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonAsExpected, true, true, false},
+		{"old pods still running", observation{deployment: deployment(2, 3, 1, 2)},
+			v1alpha1.ReasonNoReadyReplicas, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonAsExpected, false, true, false},
+		{"rolled out", observation{deployment: deployment(2, 2, 2, 2, newRSAvailable)},
+			v1alpha1.ReasonAvailable, v1alpha1.ReasonRolloutComplete, v1alpha1.ReasonAsExpected, true, false, false},
+		{"replica lost after rollout", observation{deployment: deployment(2, 2, 2, 1, newRSAvailable)},
+			v1alpha1.ReasonAvailable, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonReplicasUnavailable, true, true, true},
+		{"deadline exceeded", observation{deployment: deployment(2, 3, 1, 2, deadline)},
+			v1alpha1.ReasonNoReadyReplicas, v1alpha1.ReasonProgressDeadlineExceeded, v1alpha1.ReasonProgressDeadlineExceeded, false, false, true},
+		{"quota", observation{deployment: deployment(2, 0, 0, 0, quota)},
+			v1alpha1.ReasonNoReadyReplicas, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonReplicaFailure, false, true, true},
+		{"scaled to zero", observation{deployment: deployment(0, 0, 0, 0)},
+			v1alpha1.ReasonScaledToZero, v1alpha1.ReasonScaledToZero, v1alpha1.ReasonAsExpected, false, false, false},
+	}
+	status := func(b bool) metav1.ConditionStatus {
+		if b {
+			return metav1.ConditionTrue
+		}
+		return metav1.ConditionFalse
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, p, d := conditionsFor(testService(), tc.obs)
+			got := [][2]string{{string(r.Status), r.Reason}, {string(p.Status), p.Reason}, {string(d.Status), d.Reason}}
+			want := [][2]string{
+				{string(status(tc.readyTrue)), tc.ready},
+				{string(status(tc.progressTrue)), tc.progress},
+				{string(status(tc.degradedTrue)), tc.degrad},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("conditionsFor() Ready/Progressing/Degraded mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestComputeStatus(t *testing.T) {
+	t0 := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	t1 := metav1.NewTime(t0.Add(time.Minute))
+	svc := testService()
+
+	first := computeStatus(svc, observation{deployment: deployment(1, 1, 1, 1, newRSAvailable)}, t0)
+	if first.ObservedGeneration != 4 || first.Replicas != 1 || first.ReadyReplicas != 1 {
+		t.Errorf("computeStatus = observedGeneration %d, replicas %d, ready %d; want 4, 1, 1", first.ObservedGeneration, first.Replicas, first.ReadyReplicas)
+	}
+	if first.Endpoint != "http://llada.ns.svc:8000/v1" {
+		t.Errorf("endpoint = %q", first.Endpoint)
+	}
+
+	// Unchanged conditions keep their transition time; changed ones get the new time.
+	svc.Status = first
+	second := computeStatus(svc, observation{deployment: deployment(1, 1, 1, 0, newRSAvailable)}, t1)
+	for typ, want := range map[string]metav1.Time{
+		v1alpha1.ConditionReady:       t1, // became False
+		v1alpha1.ConditionProgressing: t1, // became True
+		v1alpha1.ConditionDegraded:    t1, // became True
+	} {
+		if got := meta.FindStatusCondition(second.Conditions, typ).LastTransitionTime; !got.Equal(&want) {
+			t.Errorf("%s lastTransitionTime = %v, want %v", typ, got, want)
+		}
+	}
+	third := computeStatus(svc, observation{deployment: deployment(1, 1, 1, 1, newRSAvailable)}, t1)
+	if got := meta.FindStatusCondition(third.Conditions, v1alpha1.ConditionReady).LastTransitionTime; !got.Equal(&t0) {
+		t.Errorf("an unchanged Ready condition moved its lastTransitionTime to %v, want %v", got, t0)
+	}
+
+	// A failed apply keeps reporting the generation last in effect.
+	svc.Status.ObservedGeneration = 3
+	failed := computeStatus(svc, observation{applyErr: errors.New("conflict")}, t1)
+	if failed.ObservedGeneration != 3 {
+		t.Errorf("observedGeneration after a failed apply = %d, want the previous 3", failed.ObservedGeneration)
+	}
+}
+
+func TestTransitionEvents(t *testing.T) {
+	cond := func(typ string, s metav1.ConditionStatus, reason string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: s, Reason: reason}
+	}
+	pending := []metav1.Condition{
+		cond(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNoReadyReplicas),
+		cond(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRolloutInProgress),
+		cond(v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected),
+	}
+	ready := []metav1.Condition{
+		cond(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable),
+		cond(v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonRolloutComplete),
+		cond(v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected),
+	}
+	broken := []metav1.Condition{
+		cond(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNoReadyReplicas),
+		cond(v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonProgressDeadlineExceeded),
+		cond(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonProgressDeadlineExceeded),
+	}
+	reasons := func(events []event) []string {
+		var r []string
+		for _, e := range events {
+			r = append(r, e.eventType+"/"+e.reason)
+		}
+		return r
+	}
+	tests := []struct {
+		name          string
+		before, after []metav1.Condition
+		want          []string
+	}{
+		{"first status", nil, pending, nil},
+		{"steady", pending, pending, nil},
+		{"becomes ready", pending, ready, []string{"Normal/Available", "Normal/RolloutComplete"}},
+		{"steady ready", ready, ready, nil},
+		{"breaks", ready, broken, []string{"Warning/NoReadyReplicas", "Warning/ProgressDeadlineExceeded"}},
+		{"first status broken", nil, broken, []string{"Warning/ProgressDeadlineExceeded"}},
+	}
+	for _, tc := range tests {
+		if diff := cmp.Diff(tc.want, reasons(transitionEvents(tc.before, tc.after))); diff != "" {
+			t.Errorf("%s: transitionEvents mismatch (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}

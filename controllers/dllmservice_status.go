@@ -62,7 +62,7 @@ func computeStatus(svc *v1alpha1.DLLMService, obs observation, now metav1.Time) 
 		st.ReadyReplicas = dep.Status.ReadyReplicas
 	}
 
-	ready, progressing, degraded := conditionsFor(svc, obs)
+	ready, progressing, degraded := conditionsFor(obs)
 	conds := append([]metav1.Condition(nil), svc.Status.Conditions...)
 	for _, c := range []metav1.Condition{ready, progressing, degraded} {
 		c.ObservedGeneration = svc.Generation
@@ -78,72 +78,95 @@ func condition(typ string, status metav1.ConditionStatus, reason, format string,
 }
 
 // conditionsFor returns the Ready, Progressing and Degraded conditions for what was observed.
-func conditionsFor(svc *v1alpha1.DLLMService, obs observation) (ready, progressing, degraded metav1.Condition) {
-	const (
-		readyT, progT, degT = v1alpha1.ConditionReady, v1alpha1.ConditionProgressing, v1alpha1.ConditionDegraded
-		yes, no             = metav1.ConditionTrue, metav1.ConditionFalse
-	)
+func conditionsFor(obs observation) (ready, progressing, degraded metav1.Condition) {
 	if obs.renderErr != nil {
 		msg := obs.renderErr.Error()
-		return condition(readyT, no, v1alpha1.ReasonInvalidSpec, "%s", msg),
-			condition(progT, no, v1alpha1.ReasonInvalidSpec, "%s", msg),
-			condition(degT, yes, v1alpha1.ReasonInvalidSpec, "%s", msg)
+		return condition(v1alpha1.ConditionReady, no, v1alpha1.ReasonInvalidSpec, "%s", msg),
+			condition(v1alpha1.ConditionProgressing, no, v1alpha1.ReasonInvalidSpec, "%s", msg),
+			condition(v1alpha1.ConditionDegraded, yes, v1alpha1.ReasonInvalidSpec, "%s", msg)
 	}
-	degraded = condition(degT, no, v1alpha1.ReasonAsExpected, "")
-	if obs.applyErr != nil {
-		degraded = condition(degT, yes, v1alpha1.ReasonApplyFailed, "%s", obs.applyErr.Error())
-	}
-
 	dep := obs.deployment
 	if dep == nil || dep.Status.ObservedGeneration < dep.Generation {
-		return condition(readyT, no, v1alpha1.ReasonDeploymentPending, "The runtime Deployment has not observed the latest spec yet."),
-			condition(progT, yes, v1alpha1.ReasonDeploymentPending, "Waiting for the runtime Deployment to observe the latest spec."),
-			degraded
+		return condition(v1alpha1.ConditionReady, no, v1alpha1.ReasonDeploymentPending, "The runtime Deployment has not observed the latest spec yet."),
+			condition(v1alpha1.ConditionProgressing, yes, v1alpha1.ReasonDeploymentPending, "Waiting for the runtime Deployment to observe the latest spec."),
+			degradedCondition(obs.applyErr, nil)
 	}
+	r := summarize(dep)
+	return readyCondition(r), progressingCondition(r), degradedCondition(obs.applyErr, &r)
+}
 
-	desired := int32(1)
+const (
+	yes = metav1.ConditionTrue
+	no  = metav1.ConditionFalse
+)
+
+// rollout summarises a runtime Deployment whose controller has observed its latest spec.
+type rollout struct {
+	status           appsv1.DeploymentStatus
+	desired          int32
+	counts           string // a human summary of the replica counts
+	rolledOut        bool   // every Pod runs the current spec, and no old Pod is left
+	progressing      *appsv1.DeploymentCondition
+	deadlineExceeded bool
+	replicaFailure   *appsv1.DeploymentCondition
+}
+
+func summarize(dep *appsv1.Deployment) rollout {
+	r := rollout{status: dep.Status, desired: 1}
 	if dep.Spec.Replicas != nil {
-		desired = *dep.Spec.Replicas
+		r.desired = *dep.Spec.Replicas
 	}
 	s := dep.Status
-	counts := fmt.Sprintf("%d of %d desired replicas updated, %d available, %d ready.", s.UpdatedReplicas, desired, s.AvailableReplicas, s.ReadyReplicas)
-	depProgressing := deploymentCondition(dep, appsv1.DeploymentProgressing)
-	deadlineExceeded := depProgressing != nil && depProgressing.Reason == "ProgressDeadlineExceeded"
-	rolledOut := s.UpdatedReplicas == desired && s.Replicas == desired
+	r.counts = fmt.Sprintf("%d of %d desired replicas updated, %d available, %d ready.", s.UpdatedReplicas, r.desired, s.AvailableReplicas, s.ReadyReplicas)
+	r.rolledOut = s.UpdatedReplicas == r.desired && s.Replicas == r.desired
+	r.progressing = deploymentCondition(dep, appsv1.DeploymentProgressing)
+	r.deadlineExceeded = r.progressing != nil && r.progressing.Reason == "ProgressDeadlineExceeded"
+	if c := deploymentCondition(dep, appsv1.DeploymentReplicaFailure); c != nil && c.Status == corev1.ConditionTrue {
+		r.replicaFailure = c
+	}
+	return r
+}
 
+func readyCondition(r rollout) metav1.Condition {
 	switch {
-	case desired == 0:
-		ready = condition(readyT, no, v1alpha1.ReasonScaledToZero, "Zero replicas are desired.")
-	case rolledOut && s.AvailableReplicas > 0:
-		ready = condition(readyT, yes, v1alpha1.ReasonAvailable, "%s", counts)
+	case r.desired == 0:
+		return condition(v1alpha1.ConditionReady, no, v1alpha1.ReasonScaledToZero, "Zero replicas are desired.")
+	case r.rolledOut && r.status.AvailableReplicas > 0:
+		return condition(v1alpha1.ConditionReady, yes, v1alpha1.ReasonAvailable, "%s", r.counts)
 	default:
-		ready = condition(readyT, no, v1alpha1.ReasonNoReadyReplicas, "No runtime Pod of the current spec is available yet: %s", counts)
+		return condition(v1alpha1.ConditionReady, no, v1alpha1.ReasonNoReadyReplicas, "No runtime Pod of the current spec is available yet: %s", r.counts)
 	}
+}
 
+func progressingCondition(r rollout) metav1.Condition {
 	switch {
-	case deadlineExceeded:
-		progressing = condition(progT, no, v1alpha1.ReasonProgressDeadlineExceeded, "%s", depProgressing.Message)
-	case desired == 0 && s.Replicas == 0:
-		progressing = condition(progT, no, v1alpha1.ReasonScaledToZero, "Zero replicas are desired.")
-	case rolledOut && s.AvailableReplicas == desired:
-		progressing = condition(progT, no, v1alpha1.ReasonRolloutComplete, "%s", counts)
+	case r.deadlineExceeded:
+		return condition(v1alpha1.ConditionProgressing, no, v1alpha1.ReasonProgressDeadlineExceeded, "%s", r.progressing.Message)
+	case r.desired == 0 && r.status.Replicas == 0:
+		return condition(v1alpha1.ConditionProgressing, no, v1alpha1.ReasonScaledToZero, "Zero replicas are desired.")
+	case r.rolledOut && r.status.AvailableReplicas == r.desired:
+		return condition(v1alpha1.ConditionProgressing, no, v1alpha1.ReasonRolloutComplete, "%s", r.counts)
 	default:
-		progressing = condition(progT, yes, v1alpha1.ReasonRolloutInProgress, "%s", counts)
+		return condition(v1alpha1.ConditionProgressing, yes, v1alpha1.ReasonRolloutInProgress, "%s", r.counts)
 	}
+}
 
-	if obs.applyErr == nil {
-		failure := deploymentCondition(dep, appsv1.DeploymentReplicaFailure)
-		switch {
-		case deadlineExceeded:
-			degraded = condition(degT, yes, v1alpha1.ReasonProgressDeadlineExceeded, "%s", depProgressing.Message)
-		case failure != nil && failure.Status == corev1.ConditionTrue:
-			degraded = condition(degT, yes, v1alpha1.ReasonReplicaFailure, "%s", failure.Message)
-		case rolledOut && s.AvailableReplicas < desired && depProgressing != nil && depProgressing.Reason == "NewReplicaSetAvailable":
-			// The rollout finished earlier and Pods have since become unavailable.
-			degraded = condition(degT, yes, v1alpha1.ReasonReplicasUnavailable, "%s", counts)
-		}
+// degradedCondition reports a failed apply first, then what the Deployment says; r is nil while
+// the Deployment has not observed the latest spec.
+func degradedCondition(applyErr error, r *rollout) metav1.Condition {
+	switch {
+	case applyErr != nil:
+		return condition(v1alpha1.ConditionDegraded, yes, v1alpha1.ReasonApplyFailed, "%s", applyErr.Error())
+	case r == nil:
+	case r.deadlineExceeded:
+		return condition(v1alpha1.ConditionDegraded, yes, v1alpha1.ReasonProgressDeadlineExceeded, "%s", r.progressing.Message)
+	case r.replicaFailure != nil:
+		return condition(v1alpha1.ConditionDegraded, yes, v1alpha1.ReasonReplicaFailure, "%s", r.replicaFailure.Message)
+	case r.rolledOut && r.status.AvailableReplicas < r.desired && r.progressing != nil && r.progressing.Reason == "NewReplicaSetAvailable":
+		// The rollout finished earlier and Pods have since become unavailable.
+		return condition(v1alpha1.ConditionDegraded, yes, v1alpha1.ReasonReplicasUnavailable, "%s", r.counts)
 	}
-	return ready, progressing, degraded
+	return condition(v1alpha1.ConditionDegraded, no, v1alpha1.ReasonAsExpected, "")
 }
 
 func deploymentCondition(dep *appsv1.Deployment, typ appsv1.DeploymentConditionType) *appsv1.DeploymentCondition {
@@ -154,6 +177,12 @@ func deploymentCondition(dep *appsv1.Deployment, typ appsv1.DeploymentConditionT
 	}
 	return nil
 }
+
+// Event actions.
+const (
+	actionRollout   = "Rollout"
+	actionReconcile = "Reconcile"
+)
 
 // event is a Kubernetes event to record for a condition transition.
 type event struct {
@@ -175,16 +204,16 @@ func transitionEvents(before, after []metav1.Condition) []event {
 	var events []event
 	if c, ok := changed(v1alpha1.ConditionReady); ok {
 		if c.Status == metav1.ConditionTrue {
-			events = append(events, event{corev1.EventTypeNormal, c.Reason, "Rollout", c.Message})
+			events = append(events, event{corev1.EventTypeNormal, c.Reason, actionRollout, c.Message})
 		} else if old := meta.FindStatusCondition(before, v1alpha1.ConditionReady); old != nil && old.Status == metav1.ConditionTrue {
-			events = append(events, event{corev1.EventTypeWarning, c.Reason, "Rollout", c.Message})
+			events = append(events, event{corev1.EventTypeWarning, c.Reason, actionRollout, c.Message})
 		}
 	}
 	if c, ok := changed(v1alpha1.ConditionDegraded); ok && c.Status == metav1.ConditionTrue {
-		events = append(events, event{corev1.EventTypeWarning, c.Reason, "Reconcile", c.Message})
+		events = append(events, event{corev1.EventTypeWarning, c.Reason, actionReconcile, c.Message})
 	}
 	if c, ok := changed(v1alpha1.ConditionProgressing); ok && c.Reason == v1alpha1.ReasonRolloutComplete {
-		events = append(events, event{corev1.EventTypeNormal, c.Reason, "Rollout", c.Message})
+		events = append(events, event{corev1.EventTypeNormal, c.Reason, actionRollout, c.Message})
 	}
 	return events
 }

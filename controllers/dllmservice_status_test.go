@@ -26,7 +26,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
 )
@@ -45,7 +44,7 @@ func testService() *v1alpha1.DLLMService {
 func deployment(desired, replicas, updated, available int32, conds ...appsv1.DeploymentCondition) *appsv1.Deployment {
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Generation: 2},
-		Spec:       appsv1.DeploymentSpec{Replicas: ptr.To(desired)},
+		Spec:       appsv1.DeploymentSpec{Replicas: new(desired)},
 		Status: appsv1.DeploymentStatus{
 			ObservedGeneration: 2, Replicas: replicas, UpdatedReplicas: updated,
 			AvailableReplicas: available, ReadyReplicas: available, Conditions: conds,
@@ -102,7 +101,7 @@ func TestConditionsFor(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, p, d := conditionsFor(testService(), tc.obs)
+			r, p, d := conditionsFor(tc.obs)
 			got := [][2]string{{string(r.Status), r.Reason}, {string(p.Status), p.Reason}, {string(d.Status), d.Reason}}
 			want := [][2]string{
 				{string(status(tc.readyTrue)), tc.ready},
@@ -174,7 +173,7 @@ func TestTransitionEvents(t *testing.T) {
 		cond(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonProgressDeadlineExceeded),
 	}
 	reasons := func(events []event) []string {
-		var r []string
+		r := make([]string, 0, len(events))
 		for _, e := range events {
 			r = append(r, e.eventType+"/"+e.reason)
 		}
@@ -185,10 +184,10 @@ func TestTransitionEvents(t *testing.T) {
 		before, after []metav1.Condition
 		want          []string
 	}{
-		{"first status", nil, pending, nil},
-		{"steady", pending, pending, nil},
+		{"first status", nil, pending, []string{}},
+		{"steady", pending, pending, []string{}},
 		{"becomes ready", pending, ready, []string{"Normal/Available", "Normal/RolloutComplete"}},
-		{"steady ready", ready, ready, nil},
+		{"steady ready", ready, ready, []string{}},
 		{"breaks", ready, broken, []string{"Warning/NoReadyReplicas", "Warning/ProgressDeadlineExceeded"}},
 		{"first status broken", nil, broken, []string{"Warning/ProgressDeadlineExceeded"}},
 	}

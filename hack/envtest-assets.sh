@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
-# envtest-assets.sh builds the control-plane binaries the integration tests run against
-# (kube-apiserver and etcd) from the Go module proxy, since no release download site is reachable,
-# and prints the directory that holds them (use it as KUBEBUILDER_ASSETS).
+# envtest-assets.sh builds the Kubernetes binaries the tests and the demo run (etcd,
+# kube-apiserver and, on request, kubectl) from the Go module proxy, since no release download
+# site is reachable, and prints the directory that holds them (use it as KUBEBUILDER_ASSETS).
 #
 # The versions are pinned by the wrapper modules in hack/envtest/{kube,etcd} (go.mod and go.sum):
-# kube-apiserver comes from k8s.io/kubernetes with every staging module replaced by its published
-# v0.x release; etcd from go.etcd.io/etcd/server/v3. Binaries are cached per user and version under
-# ${DLLM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dllm-operator}, so only the first run is slow
-# (about 10-25 minutes on 2 cores); later runs print the path in well under a second.
+# Kubernetes commands come from k8s.io/kubernetes with every staging module replaced by its
+# published v0.x release; etcd from go.etcd.io/etcd/server/v3. Binaries are cached per user,
+# version and pin set under ${DLLM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dllm-operator}, so
+# only the first run is slow (about 10 minutes for etcd and kube-apiserver on an idle 2-core
+# machine, 20 under load); later runs print the path at once.
 #
-# Usage: hack/envtest-assets.sh            build if needed, print the assets directory
-#        hack/envtest-assets.sh --verify   also run each binary's --version
+# Usage: hack/envtest-assets.sh [--verify] [kubectl]
+#   kubectl    also build kubectl (the demo uses it, so no particular kubectl must be installed)
+#   --verify   print each binary's version
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kube_mod="$root/hack/envtest/kube"
 etcd_mod="$root/hack/envtest/etcd"
+
+verify=false
+binaries=(etcd kube-apiserver)
+for arg in "$@"; do
+	case "$arg" in
+	--verify) verify=true ;;
+	kubectl) binaries+=(kubectl) ;;
+	*) echo "usage: $0 [--verify] [kubectl]" >&2; exit 2 ;;
+	esac
+done
 
 modversion() { # modversion DIR MODULE prints the version DIR's go.mod requires of MODULE
 	(cd "$1" && GOWORK=off go list -m -f '{{.Version}}' "$2")
@@ -30,45 +42,46 @@ assets="$cache_root/envtest/kube-$kube_version-etcd-$etcd_version-$sum_key"
 
 log() { printf '%s\n' "$*" >&2; }
 
-build_kube() {
-	local major minor
-	major=$(echo "${kube_version#v}" | cut -d. -f1)
-	minor=$(echo "${kube_version#v}" | cut -d. -f2)
-	# Version ldflags as the Kubernetes release build sets them, so `kubectl version` and the
-	# apiserver's compatibility-version checks see a real release rather than v0.0.0-master.
-	local pkg ldflags=""
-	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-		ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-		ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+# build NAME builds one binary into $assets, through a temporary file renamed into place, so an
+# interrupted build never leaves a file that looks complete.
+build() {
+	local name=$1 tmp="$assets/.$1.tmp" start=$SECONDS
+	case "$name" in
+	etcd)
+		log "Building etcd $etcd_version from the Go module proxy."
+		(cd "$etcd_mod" && GOWORK=off CGO_ENABLED=0 go build -mod=readonly -trimpath \
+			-ldflags "-s -w" -o "$tmp" .)
+		;;
+	*)
+		local major minor pkg ldflags=""
+		major=$(echo "${kube_version#v}" | cut -d. -f1)
+		minor=$(echo "${kube_version#v}" | cut -d. -f2)
+		# Version ldflags as the Kubernetes release build sets them, so `kubectl version` and the
+		# apiserver's compatibility-version checks see a real release, not v0.0.0-master.
+		for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+			ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+			ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+		done
+		log "Building $name $kube_version from the Go module proxy (slow the first time)."
+		(cd "$kube_mod" && GOWORK=off CGO_ENABLED=0 go build -mod=readonly -trimpath \
+			-ldflags "-s -w$ldflags" -o "$tmp" "k8s.io/kubernetes/cmd/$name")
+		;;
+	esac
+	mv "$tmp" "$assets/$name"
+	log "Built $name in $((SECONDS - start))s."
+}
+
+mkdir -p "$assets"
+for name in "${binaries[@]}"; do
+	[[ -x "$assets/$name" ]] || build "$name"
+done
+
+if $verify; then
+	for name in "${binaries[@]}"; do
+		case "$name" in
+		kubectl) "$assets/kubectl" version --client >&2 ;;
+		*) "$assets/$name" --version >&2 ;;
+		esac
 	done
-	log "Building kube-apiserver $kube_version from the Go module proxy (slow the first time)."
-	(cd "$kube_mod" && GOWORK=off CGO_ENABLED=0 go build -mod=readonly -trimpath \
-		-ldflags "-s -w$ldflags" -o "$1/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
-}
-
-build_etcd() {
-	log "Building etcd $etcd_version from the Go module proxy."
-	(cd "$etcd_mod" && GOWORK=off CGO_ENABLED=0 go build -mod=readonly -trimpath \
-		-ldflags "-s -w" -o "$1/etcd" .)
-}
-
-if [[ ! -x "$assets/kube-apiserver" || ! -x "$assets/etcd" ]]; then
-	mkdir -p "$cache_root/envtest"
-	# Build into a temporary directory and rename it into place, so an interrupted build never
-	# leaves a directory that looks complete.
-	tmp=$(mktemp -d "$cache_root/envtest/.build-XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
-	start=$SECONDS
-	build_etcd "$tmp"
-	build_kube "$tmp"
-	rm -rf "$assets"
-	mv "$tmp" "$assets"
-	trap - EXIT
-	log "Built envtest assets in $((SECONDS - start))s: $assets"
-fi
-
-if [[ "${1:-}" == "--verify" ]]; then
-	"$assets/kube-apiserver" --version >&2
-	"$assets/etcd" --version >&2
 fi
 echo "$assets"

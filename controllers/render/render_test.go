@@ -264,11 +264,11 @@ func TestGPUTableCoversAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	gpuType := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["gpu"].Properties["type"]
-	var inSchema []string
+	inSchema := make([]string, 0, len(gpuType.Enum))
 	for _, e := range gpuType.Enum {
 		inSchema = append(inSchema, strings.Trim(string(e.Raw), `"`))
 	}
-	var inTable []string
+	inTable := make([]string, 0, len(gpuProducts))
 	for k := range gpuProducts {
 		inTable = append(inTable, string(k))
 	}

@@ -1,3 +1,5 @@
+//go:build integration
+
 /*
 Copyright 2026 The dllm-operator Authors.
 
@@ -46,10 +48,10 @@ import (
 	"dllm.dev/dllm-operator/runtime/contract"
 )
 
-// dllmService builds a valid DLLMService changed by mods.
-func dllmService(ns, name string, mods ...func(*v1alpha1.DLLMService)) *v1alpha1.DLLMService {
+// dllmService builds a valid DLLMService named llada in ns, changed by mods.
+func dllmService(ns string, mods ...func(*v1alpha1.DLLMService)) *v1alpha1.DLLMService {
 	svc := &v1alpha1.DLLMService{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "llada"},
 		Spec: v1alpha1.DLLMServiceSpec{
 			Model: v1alpha1.ModelSpec{Family: v1alpha1.ModelFamilyLLaDA, Source: "hf://GSAI-ML/LLaDA-8B-Instruct@main"},
 			GPU:   &v1alpha1.GPUSpec{Type: v1alpha1.GPUTypeH100, Count: 1},
@@ -158,7 +160,7 @@ func isControlledBy(obj metav1.Object, svc *v1alpha1.DLLMService) error {
 
 func TestCreateRendersChildren(t *testing.T) {
 	ns := newNamespace(t)
-	svc := dllmService(ns, "llada", func(s *v1alpha1.DLLMService) {
+	svc := dllmService(ns, func(s *v1alpha1.DLLMService) {
 		s.Spec.GPU = &v1alpha1.GPUSpec{Type: v1alpha1.GPUTypeA100_80G, Count: 2}
 		s.Spec.Runtime.Resources = &corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Gi")}}
 	})
@@ -235,7 +237,7 @@ func TestCreateRendersChildren(t *testing.T) {
 
 func TestSpecChangeUpdatesChildren(t *testing.T) {
 	ns := newNamespace(t)
-	svc := dllmService(ns, "llada")
+	svc := dllmService(ns)
 	create(t, svc)
 	dep := deploymentOf(t, svc)
 	hash := dep.Spec.Template.Annotations[render.AnnotationConfigHash]
@@ -306,7 +308,7 @@ func patchSpec(t *testing.T, svc *v1alpha1.DLLMService, mutate func(*v1alpha1.DL
 
 func TestStatusFollowsDeployment(t *testing.T) {
 	ns := newNamespace(t)
-	svc := dllmService(ns, "llada", func(s *v1alpha1.DLLMService) { s.Spec.Replicas = ptr.To[int32](2) })
+	svc := dllmService(ns, func(s *v1alpha1.DLLMService) { s.Spec.Replicas = ptr.To[int32](2) })
 	create(t, svc)
 	dep := deploymentOf(t, svc)
 
@@ -383,7 +385,7 @@ func findEvent(ctx context.Context, svc *v1alpha1.DLLMService, reason string) er
 
 func TestScaleSubresource(t *testing.T) {
 	ns := newNamespace(t)
-	svc := dllmService(ns, "llada", func(s *v1alpha1.DLLMService) { s.Spec.Replicas = ptr.To[int32](1) })
+	svc := dllmService(ns, func(s *v1alpha1.DLLMService) { s.Spec.Replicas = ptr.To[int32](1) })
 	create(t, svc)
 	dep := deploymentOf(t, svc)
 	setDeploymentStatus(t, dep, rolledOut(1))
@@ -424,7 +426,7 @@ func TestScaleSubresource(t *testing.T) {
 
 func TestAutoscalingOwnsReplicas(t *testing.T) {
 	ns := newNamespace(t)
-	svc := dllmService(ns, "llada", func(s *v1alpha1.DLLMService) {
+	svc := dllmService(ns, func(s *v1alpha1.DLLMService) {
 		s.Spec.Autoscaling = &v1alpha1.AutoscalingSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 5}
 	})
 	create(t, svc)
@@ -438,8 +440,8 @@ func TestAutoscalingOwnsReplicas(t *testing.T) {
 	}
 	dep := deploymentOf(t, svc)
 	for _, f := range dep.ManagedFields {
-		if f.Manager == controllers.FieldOwner && strings.Contains(string(f.FieldsV1.Raw), `"f:replicas"`) {
-			t.Errorf("the controller owns the Deployment's replicas while an HPA scales it: %s", f.FieldsV1.Raw)
+		if f.Manager == controllers.FieldOwner && strings.Contains(f.FieldsV1.GetRawString(), `"f:replicas"`) {
+			t.Errorf("the controller owns the Deployment's replicas while an HPA scales it: %s", f.FieldsV1.GetRawString())
 		}
 	}
 
@@ -449,7 +451,7 @@ func TestAutoscalingOwnsReplicas(t *testing.T) {
 	})
 	eventually(t, "the HPA is deleted and the Deployment set to 4 replicas", func(ctx context.Context) error {
 		if err := get(ctx, hpa); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("HPA still exists (get: %v)", err)
+			return fmt.Errorf("HPA still exists (get: %w)", err)
 		}
 		if err := get(ctx, dep); err != nil {
 			return err
@@ -543,8 +545,8 @@ func TestReapplyChangesNothing(t *testing.T) {
 		if f.Manager != controllers.FieldOwner {
 			continue
 		}
-		if f.Subresource != "status" || strings.Contains(string(f.FieldsV1.Raw), `"f:spec"`) || strings.Contains(string(f.FieldsV1.Raw), `"f:metadata"`) {
-			t.Errorf("the controller owns fields outside status: subresource %q, fields %s", f.Subresource, f.FieldsV1.Raw)
+		if f.Subresource != "status" || strings.Contains(f.FieldsV1.GetRawString(), `"f:spec"`) || strings.Contains(f.FieldsV1.GetRawString(), `"f:metadata"`) {
+			t.Errorf("the controller owns fields outside status: subresource %q, fields %s", f.Subresource, f.FieldsV1.GetRawString())
 		}
 	}
 	if !slices.ContainsFunc(got.ManagedFields, func(f metav1.ManagedFieldsEntry) bool { return f.Manager == controllers.FieldOwner }) {

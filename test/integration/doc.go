@@ -15,9 +15,9 @@ limitations under the License.
 */
 
 // Package integration runs the DLLMService controller against a real kube-apiserver and etcd
-// (envtest), built from the Go module proxy by hack/envtest-assets.sh. Run it with
-// `make test-integration`, which sets KUBEBUILDER_ASSETS; without it the suite fails rather than
-// skip.
+// (envtest), built from the Go module proxy by hack/envtest-assets.sh. Its tests carry the
+// `integration` build tag; run them with `make test-integration`, which builds the binaries and
+// sets KUBEBUILDER_ASSETS. Without KUBEBUILDER_ASSETS the suite fails rather than skip.
 //
 // There is no kubelet, Deployment controller or garbage collector here: tests play their part by
 // writing Deployment status through its status subresource.

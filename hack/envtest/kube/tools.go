@@ -1,9 +1,10 @@
 //go:build tools
 
-// Package kube pins the Kubernetes control-plane commands that hack/envtest-assets.sh builds
-// from the Go module proxy for the integration tests.
+// Package kube pins the Kubernetes commands that hack/envtest-assets.sh builds from the Go module
+// proxy: kube-apiserver for the integration tests, kubectl for the demo.
 package kube
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )

@@ -30,7 +30,8 @@ import (
 // and in between the transferPercent of response tokens whose value vectors changed most are
 // recomputed.
 type CacheSpecApplyConfiguration struct {
-	// mode is Off, Static (default) or Autotune.
+	// mode is Off, Static (default) or Autotune. Quote "Off" in YAML: YAML 1.1, which kubectl
+	// reads, takes a bare Off for the boolean false.
 	Mode *apiv1alpha1.CacheMode `json:"mode,omitempty"`
 	// promptRefreshInterval (K_p) is the number of forward passes between full recomputations of
 	// the prompt's cached features. Defaults to 100. 1 recomputes the prompt at every step.

@@ -77,6 +77,7 @@ envtest-assets: ## Build (once) and print the kube-apiserver, etcd and kubectl d
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
 	$(GO) test ./runtime/contract/ -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./controllers/render/ -run '^$$' -fuzz FuzzModelLocation -fuzztime $(FUZZTIME)
 
 ##@ Build
 

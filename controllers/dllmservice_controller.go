@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -97,17 +98,24 @@ func (r *DLLMServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	return ctrl.Result{}, obs.applyErr
 }
 
+// child is the apply configuration of an object the controller owns.
+type child interface {
+	runtime.ApplyConfiguration
+	GetKind() *string
+	GetName() *string
+}
+
 // applyChildren applies every rendered child with server-side apply, and deletes the
 // HorizontalPodAutoscaler when autoscaling was turned off.
 func (r *DLLMServiceReconciler) applyChildren(ctx context.Context, svc *v1alpha1.DLLMService, objs *render.Objects) error {
 	log := logf.FromContext(ctx)
-	children := []runtime.ApplyConfiguration{objs.ConfigMap, objs.Service, objs.Deployment}
+	children := []child{objs.ConfigMap, objs.Service, objs.Deployment}
 	if objs.Autoscaler != nil {
 		children = append(children, objs.Autoscaler)
 	}
 	for _, obj := range children {
 		if err := r.Apply(ctx, obj, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-			return fmt.Errorf("apply %T: %w", obj, err)
+			return fmt.Errorf("apply %s %s: %w", ptr.Deref(obj.GetKind(), ""), ptr.Deref(obj.GetName(), ""), err)
 		}
 	}
 	if objs.Autoscaler == nil {

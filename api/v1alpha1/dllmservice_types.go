@@ -107,7 +107,7 @@ type ModelSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(hf|pvc|file|oci)://')",message="spec.model.source must start with hf://, pvc://, file:// or oci://"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('hf://') || self.matches('^hf://[A-Za-z0-9][-A-Za-z0-9._]{0,95}/[A-Za-z0-9][-A-Za-z0-9._]{0,95}(@[A-Za-z0-9][-A-Za-z0-9._/]{0,127})?$')",message="spec.model.source must have the form hf://ORG/NAME or hf://ORG/NAME@REVISION"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(/[-A-Za-z0-9._]+)*/?$')",message="spec.model.source must have the form pvc://CLAIM[/PATH] with CLAIM a lowercase DNS label"
-	// +kubebuilder:validation:XValidation:rule="!self.startsWith('file://') || self.matches('^file:///[-A-Za-z0-9._/]*$')",message="spec.model.source must have the form file:///ABSOLUTE/PATH"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('file://') || self.matches('^file:///[-A-Za-z0-9._/]+$')",message="spec.model.source must have the form file:///ABSOLUTE/PATH"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('oci://') || self.matches('^oci://[a-z0-9][-a-z0-9._]*(:[0-9]+)?(/[a-z0-9][-a-z0-9._]*)*(:[A-Za-z0-9_][-A-Za-z0-9._]{0,127})?(@sha256:[a-f0-9]{64})?$')",message="spec.model.source must have the form oci://REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('/[.][.]?(/|$)')",message="spec.model.source must not contain . or .. path segments"
 	Source string `json:"source"`

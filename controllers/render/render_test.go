@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
+	"dllm.dev/dllm-operator/runtime/contract"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -277,4 +278,28 @@ func TestGPUTableCoversAPI(t *testing.T) {
 	if diff := cmp.Diff(inSchema, inTable); diff != "" {
 		t.Errorf("GPU types in the CRD schema and in gpuProducts differ (-schema +table):\n%s", diff)
 	}
+}
+
+// FuzzModelLocation checks that no model source, however malformed, panics or maps to a folder
+// outside a clean absolute path.
+func FuzzModelLocation(f *testing.F) {
+	for _, s := range []string{"hf://org/name@rev", "pvc://claim/a/b", "file:///m", "oci://r/x:1", "pvc://c/../x", "hf://", "://"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, source string) {
+		loc, err := modelLocation(source)
+		if err != nil {
+			if !strings.Contains(err.Error(), "spec.model.source") {
+				t.Fatalf("modelLocation(%q) error %q does not name spec.model.source", source, err)
+			}
+			return
+		}
+		if !filepath.IsAbs(loc.dir) || filepath.Clean(loc.dir) != loc.dir {
+			t.Fatalf("modelLocation(%q) = dir %q, want a clean absolute path", source, loc.dir)
+		}
+		// A mounted volume's folder must stay inside the mount.
+		if loc.volume != nil && loc.dir != contract.ModelsDir && !strings.HasPrefix(loc.dir, contract.ModelsDir+"/") {
+			t.Fatalf("modelLocation(%q) = dir %q, outside the volume mounted at %s", source, loc.dir, contract.ModelsDir)
+		}
+	})
 }

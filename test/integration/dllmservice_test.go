@@ -553,3 +553,49 @@ func TestReapplyChangesNothing(t *testing.T) {
 		t.Errorf("no managedFields entry for %s; the status was not written by server-side apply", controllers.FieldOwner)
 	}
 }
+
+// TestApplyFailureIsReported creates a DLLMService whose Deployment name is taken by a Deployment
+// another controller owns: the apply must fail, the status must say so, and the generation must
+// not be reported as observed.
+func TestApplyFailureIsReported(t *testing.T) {
+	ns := newNamespace(t)
+	owner := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "other-owner"}}
+	create(t, owner)
+	labels := map[string]string{"app": "other"}
+	create(t, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: ns, Name: "llada",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}},
+		},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "other:1"}}},
+			},
+		},
+	})
+	svc := dllmService(ns)
+	create(t, svc)
+
+	got := &v1alpha1.DLLMService{}
+	eventually(t, "Degraded reports the failed apply", func(ctx context.Context) error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(svc), got); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionDegraded)
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != v1alpha1.ReasonApplyFailed {
+			return fmt.Errorf("Degraded = %+v", c)
+		}
+		return nil
+	})
+	if got.Status.ObservedGeneration != 0 {
+		t.Errorf("status.observedGeneration = %d after a failed apply, want 0: the spec is not in effect", got.Status.ObservedGeneration)
+	}
+	if c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionDegraded); !strings.Contains(c.Message, "apply Deployment llada") {
+		t.Errorf("Degraded message = %q, want it to name the Deployment llada", c.Message)
+	}
+	eventually(t, "an ApplyFailed warning was recorded", func(ctx context.Context) error {
+		return findEvent(ctx, svc, v1alpha1.ReasonApplyFailed)
+	})
+}

@@ -52,6 +52,7 @@ var invalidCases = []validationCase{
 	{name: "source hf with query", spec: "model: {family: LLaDA, source: 'hf://GSAI-ML/LLaDA?x=1'}", wantErr: "spec.model.source must have the form hf://ORG/NAME"},
 	{name: "source pvc uppercase claim", spec: "model: {family: LLaDA, source: pvc://Models/llada}", wantErr: "spec.model.source must have the form pvc://CLAIM[/PATH]"},
 	{name: "source file relative", spec: "model: {family: LLaDA, source: file://models/llada}", wantErr: "spec.model.source must have the form file:///ABSOLUTE/PATH"},
+	{name: "source file root", spec: "model: {family: LLaDA, source: 'file:///'}", wantErr: "spec.model.source must have the form file:///ABSOLUTE/PATH"},
 	{name: "source oci uppercase", spec: "model: {family: LLaDA, source: oci://Registry/llada}", wantErr: "spec.model.source must have the form oci://REGISTRY/REPOSITORY"},
 	{name: "source parent segment", spec: "model: {family: LLaDA, source: pvc://cache/../secrets}", wantErr: "spec.model.source must not contain . or .. path segments"},
 	{name: "source too long", spec: "model: {family: LLaDA, source: hf://a/" + strings.Repeat("b", 520) + "}", wantErr: "spec.model.source: Too long"},

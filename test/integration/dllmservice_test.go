@@ -565,7 +565,7 @@ func TestApplyFailureIsReported(t *testing.T) {
 	create(t, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: ns, Name: "llada",
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: new(true)}},
 		},
 		Spec: appsv1.DeploymentSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: labels},

@@ -78,6 +78,10 @@ envtest-assets: ## Build (once) and print the kube-apiserver, etcd and kubectl d
 fuzz: ## Run each fuzz target for FUZZTIME.
 	$(GO) test ./runtime/contract/ -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./controllers/render/ -run '^$$' -fuzz FuzzModelLocation -fuzztime $(FUZZTIME)
+	$(GO) test ./runtime/weights/ -run '^$$' -fuzz FuzzParseHeader -fuzztime $(FUZZTIME)
+	$(GO) test ./runtime/weights/ -run '^$$' -fuzz FuzzConfig -fuzztime $(FUZZTIME)
+	$(GO) test ./runtime/tokenizer/ -run '^$$' -fuzz FuzzRoundTrip -fuzztime $(FUZZTIME)
+	$(GO) test ./runtime/tokenizer/ -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 
 ##@ Build
 

@@ -82,6 +82,7 @@ fuzz: ## Run each fuzz target for FUZZTIME.
 	$(GO) test ./runtime/weights/ -run '^$$' -fuzz FuzzConfig -fuzztime $(FUZZTIME)
 	$(GO) test ./runtime/tokenizer/ -run '^$$' -fuzz FuzzRoundTrip -fuzztime $(FUZZTIME)
 	$(GO) test ./runtime/tokenizer/ -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+	$(GO) test ./runtime/backend/cpu/ -run '^$$' -fuzz FuzzMatMul -fuzztime $(FUZZTIME)
 
 ##@ Build
 

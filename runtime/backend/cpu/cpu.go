@@ -1,0 +1,137 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cpu
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"dllm.dev/dllm-operator/runtime/tensor"
+)
+
+// Backend is the CPU reference backend. The zero value is ready to use.
+type Backend struct{}
+
+var _ tensor.Backend = (*Backend)(nil)
+
+// New returns a CPU reference backend.
+func New() *Backend { return &Backend{} }
+
+// Name returns "cpu".
+func (*Backend) Name() string { return "cpu" }
+
+// Alloc returns a zero-filled tensor. Only tensor.F32 is supported.
+func (*Backend) Alloc(dt tensor.DType, shape ...int) (*tensor.Tensor, error) {
+	if dt != tensor.F32 {
+		return nil, fmt.Errorf("cpu: alloc %v: %w", dt, tensor.ErrDType)
+	}
+	n, err := tensor.NumElements(shape)
+	if err != nil {
+		return nil, fmt.Errorf("cpu: alloc: %w", err)
+	}
+	return tensor.New(dt, shape, make([]float32, n))
+}
+
+// FromFloat32 copies data into a new tensor of the given shape.
+func (b *Backend) FromFloat32(dt tensor.DType, data []float32, shape ...int) (*tensor.Tensor, error) {
+	t, err := b.Alloc(dt, shape...)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) != t.Len() {
+		return nil, fmt.Errorf("cpu: from float32: %d values for shape %v: %w", len(data), shape, tensor.ErrShape)
+	}
+	copy(t.Data().([]float32), data)
+	return t, nil
+}
+
+// ToFloat32 returns a copy of t's elements.
+func (*Backend) ToFloat32(t *tensor.Tensor) ([]float32, error) {
+	x, err := data(t, "t")
+	if err != nil {
+		return nil, fmt.Errorf("cpu: to float32: %w", err)
+	}
+	return slices.Clone(x), nil
+}
+
+// Sync returns ctx.Err(): the CPU backend runs every operation synchronously.
+func (*Backend) Sync(ctx context.Context) error { return ctx.Err() }
+
+// data returns t's storage after checking that t is a well-formed F32 tensor of this backend.
+func data(t *tensor.Tensor, name string) ([]float32, error) {
+	if t == nil {
+		return nil, fmt.Errorf("%s is nil: %w", name, tensor.ErrArgument)
+	}
+	if t.DType() != tensor.F32 {
+		return nil, fmt.Errorf("%s is %v: %w", name, t.DType(), tensor.ErrDType)
+	}
+	x, ok := t.Data().([]float32)
+	if !ok || len(x) != t.Len() {
+		return nil, fmt.Errorf("%s storage is not a cpu []float32 of %d elements: %w", name, t.Len(), tensor.ErrArgument)
+	}
+	return x, nil
+}
+
+// dstName names the destination operand in error messages.
+const dstName = "dst"
+
+// operand names a tensor argument for error messages.
+type operand struct {
+	name string
+	t    *tensor.Tensor
+}
+
+// data3 checks three operands at once and return their storage in order.
+func data3(a, b, c operand) (x, y, z []float32, err error) {
+	if x, err = data(a.t, a.name); err != nil {
+		return nil, nil, nil, err
+	}
+	if y, err = data(b.t, b.name); err != nil {
+		return nil, nil, nil, err
+	}
+	if z, err = data(c.t, c.name); err != nil {
+		return nil, nil, nil, err
+	}
+	return x, y, z, nil
+}
+
+// sameShape reports an ErrShape error unless every tensor has the shape of the first.
+func sameShape(ts ...operand) error {
+	for _, o := range ts[1:] {
+		if !slices.Equal(o.t.Shape(), ts[0].t.Shape()) {
+			return fmt.Errorf("%s %v, %s %v: %w", ts[0].name, ts[0].t, o.name, o.t, tensor.ErrShape)
+		}
+	}
+	return nil
+}
+
+// shared reports whether two storage slices start at the same element; CPU tensors either
+// share all of their storage (a Reshape view) or none of it.
+func shared(a, b []float32) bool {
+	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
+}
+
+// noAlias returns an ErrArgument error if dst shares storage with an input.
+func noAlias(dst []float32, inputs ...[]float32) error {
+	for _, in := range inputs {
+		if shared(dst, in) {
+			return fmt.Errorf("dst overlaps an input: %w", tensor.ErrArgument)
+		}
+	}
+	return nil
+}

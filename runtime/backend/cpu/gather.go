@@ -1,0 +1,53 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cpu
+
+import (
+	"fmt"
+
+	"dllm.dev/dllm-operator/runtime/tensor"
+)
+
+// Gather copies the embedding rows of table (V, D) selected by ids into dst (len(ids), D):
+//
+//	for r, id := range ids { dst[r] = table[id] }
+func (*Backend) Gather(dst, table *tensor.Tensor, ids []int) error {
+	d, err := data(dst, dstName)
+	if err != nil {
+		return fmt.Errorf("cpu: gather: %w", err)
+	}
+	tb, err := data(table, "table")
+	if err != nil {
+		return fmt.Errorf("cpu: gather: %w", err)
+	}
+	if table.Rank() != 2 || dst.Rank() != 2 || dst.Dim(0) != len(ids) || dst.Dim(1) != table.Dim(1) {
+		return fmt.Errorf("cpu: gather: dst %v, table %v, %d ids: %w", dst, table, len(ids), tensor.ErrShape)
+	}
+	if err := noAlias(d, tb); err != nil {
+		return fmt.Errorf("cpu: gather: %w", err)
+	}
+	vocab, dim := table.Dim(0), table.Dim(1)
+	for r, id := range ids {
+		if id < 0 || id >= vocab {
+			return fmt.Errorf("cpu: gather: id %d at %d outside [0, %d): %w", id, r, vocab, tensor.ErrArgument)
+		}
+	}
+	for r, id := range ids {
+		copy(d[r*dim:(r+1)*dim], tb[id*dim:(id+1)*dim])
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"dllm.dev/dllm-operator/runtime/tensor"
+)
+
+// RMSNorm normalises every row of x (..., D) and scales it by w (D); dst has x's shape and may
+// be x. Per row, in float32 and in the order the spec gives (normalise, cast back to x's dtype,
+// a no-op for F32, then multiply by the weight):
+//
+//	var ss float32
+//	for i := range D { ss += x[i] * x[i] }
+//	scale := 1 / sqrt(ss/D + eps)
+//	for i := range D { dst[i] = (x[i] * scale) * w[i] }
+func (*Backend) RMSNorm(dst, x, w *tensor.Tensor, eps float32) error {
+	d, xs, ws, err := data3(operand{dstName, dst}, operand{"x", x}, operand{"w", w})
+	if err != nil {
+		return fmt.Errorf("cpu: rmsnorm: %w", err)
+	}
+	if err := sameShape(operand{dstName, dst}, operand{"x", x}); err != nil {
+		return fmt.Errorf("cpu: rmsnorm: %w", err)
+	}
+	if x.Rank() < 1 || w.Rank() != 1 || w.Dim(0) != x.Dim(-1) || x.Dim(-1) == 0 {
+		return fmt.Errorf("cpu: rmsnorm: x %v, w %v: %w", x, w, tensor.ErrShape)
+	}
+	if eps < 0 || math.IsNaN(float64(eps)) {
+		return fmt.Errorf("cpu: rmsnorm: eps %v: %w", eps, tensor.ErrArgument)
+	}
+	if err := noAlias(d, ws); err != nil {
+		return fmt.Errorf("cpu: rmsnorm: %w", err)
+	}
+	n := len(ws)
+	for r := 0; r < len(xs); r += n {
+		row, out := xs[r:r+n], d[r:r+n]
+		var ss float32
+		for _, v := range row {
+			ss += v * v
+		}
+		scale := float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+		for i, v := range row {
+			y := v * scale // cast back to x's dtype here; F32 needs no rounding
+			out[i] = y * ws[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"dllm.dev/dllm-operator/runtime/tensor"
+)
+
+// RoPE rotates x (L, H, Dh) in place with rotate-half (GPT-NeoX style) rotary embeddings at the
+// given positions (len L). The tables are fp32, as in the LLaDA and HF-Llama code: the inverse
+// frequencies are rounded to float32 and the angle is their float32 product with the position.
+//
+//	half := Dh / 2
+//	for i := range half { invFreq[i] = float32(1 / pow(theta, 2*i/Dh)) }
+//	for l, h, i := range L, H, half {
+//		angle := float32(positions[l]) * invFreq[i]
+//		c, s := float32(cos(angle)), float32(sin(angle))
+//		x1, x2 := x[l][h][i], x[l][h][i+half]
+//		x[l][h][i] = x1*c - x2*s
+//		x[l][h][i+half] = x2*c + x1*s
+//	}
+func (*Backend) RoPE(x *tensor.Tensor, positions []int, theta float64) error {
+	xs, err := data(x, "x")
+	if err != nil {
+		return fmt.Errorf("cpu: rope: %w", err)
+	}
+	if x.Rank() != 3 || x.Dim(2)%2 != 0 || len(positions) != x.Dim(0) {
+		return fmt.Errorf("cpu: rope: x %v (want (L, H, even Dh)), %d positions: %w", x, len(positions), tensor.ErrShape)
+	}
+	if !(theta > 0) || math.IsInf(theta, 1) {
+		return fmt.Errorf("cpu: rope: theta %v: %w", theta, tensor.ErrArgument)
+	}
+	for l, p := range positions {
+		if p < 0 {
+			return fmt.Errorf("cpu: rope: position %d is %d: %w", l, p, tensor.ErrArgument)
+		}
+	}
+	heads, dh := x.Dim(1), x.Dim(2)
+	half := dh / 2
+	invFreq := make([]float32, half)
+	for i := range invFreq {
+		invFreq[i] = float32(1 / math.Pow(theta, float64(2*i)/float64(dh)))
+	}
+	cos, sin := make([]float32, half), make([]float32, half)
+	for l, p := range positions {
+		for i, f := range invFreq {
+			angle := float64(float32(p) * f)
+			cos[i], sin[i] = float32(math.Cos(angle)), float32(math.Sin(angle))
+		}
+		for h := range heads {
+			v := xs[(l*heads+h)*dh : (l*heads+h+1)*dh]
+			for i := range half {
+				x1, x2 := v[i], v[i+half]
+				v[i] = x1*cos[i] - x2*sin[i]
+				v[i+half] = x2*cos[i] + x1*sin[i]
+			}
+		}
+	}
+	return nil
+}

@@ -60,7 +60,7 @@ update-golden: ## Rewrite the golden files in testdata/ directories.
 ##@ Test
 
 .PHONY: test
-test: test-unit test-integration ## Run every test: unit, then envtest against a real kube-apiserver.
+test: test-unit test-fuzz test-integration ## Run every test: unit, brief fuzzing, then envtest against a real kube-apiserver.
 
 .PHONY: test-unit
 test-unit: ## Run the unit tests with the race detector.
@@ -74,15 +74,29 @@ test-integration: ## Run the envtest suites against kube-apiserver and etcd buil
 envtest-assets: ## Build (once) and print the kube-apiserver, etcd and kubectl directory.
 	hack/envtest-assets.sh --verify kubectl
 
+# Every fuzz target, as package:Target. `make fuzz` runs each for FUZZTIME, `make test` for
+# FUZZTIME_TEST (a smoke run that still mutates beyond the seed corpus).
+FUZZ_TARGETS := \
+	./runtime/contract/:FuzzParse \
+	./controllers/render/:FuzzModelLocation \
+	./runtime/weights/:FuzzParseHeader \
+	./runtime/weights/:FuzzConfig \
+	./runtime/tokenizer/:FuzzRoundTrip \
+	./runtime/tokenizer/:FuzzLoad \
+	./runtime/backend/cpu/:FuzzMatMul \
+	./runtime/sampler/:FuzzLLaDA
+FUZZTIME_TEST ?= 3s
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
-	$(GO) test ./runtime/contract/ -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./controllers/render/ -run '^$$' -fuzz FuzzModelLocation -fuzztime $(FUZZTIME)
-	$(GO) test ./runtime/weights/ -run '^$$' -fuzz FuzzParseHeader -fuzztime $(FUZZTIME)
-	$(GO) test ./runtime/weights/ -run '^$$' -fuzz FuzzConfig -fuzztime $(FUZZTIME)
-	$(GO) test ./runtime/tokenizer/ -run '^$$' -fuzz FuzzRoundTrip -fuzztime $(FUZZTIME)
-	$(GO) test ./runtime/tokenizer/ -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
-	$(GO) test ./runtime/backend/cpu/ -run '^$$' -fuzz FuzzMatMul -fuzztime $(FUZZTIME)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test "$${t%%:*}" -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+.PHONY: test-fuzz
+test-fuzz: ## Run each fuzz target briefly (FUZZTIME_TEST).
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_TEST)
 
 ##@ Build
 

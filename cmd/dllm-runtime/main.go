@@ -20,7 +20,13 @@ limitations under the License.
 //	dllm-runtime testmodel --family llada|dream --out DIR [--seed N] [size flags]
 //
 // writes a tiny checkpoint with seeded random weights in the Hugging Face layout (see package
-// runtime/testmodel).
+// runtime/testmodel), and
+//
+//	dllm-runtime generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [sampler flags] [--json]
+//
+// loads a checkpoint on the CPU backend and runs the family's sampler (runtime/sampler),
+// printing the response text (or ids) and per-step timings, or one JSON object with
+// generated_ids, text, steps, forwards, flops and the timings.
 package main
 
 import (
@@ -43,6 +49,7 @@ const (
 const usage = `Usage: dllm-runtime <command> [flags]
 
 Commands:
+  generate    denoise a response to a prompt with a checkpoint, on the CPU
   testmodel   write a tiny checkpoint with seeded random weights, in the Hugging Face layout
 
 Run "dllm-runtime <command> -h" for the flags of a command.
@@ -61,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "testmodel":
 		return runTestModel(args[1:], stdout, stderr)
+	case "generate":
+		return runGenerate(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		say(stdout, "%s", usage)
 		return exitOK

@@ -126,6 +126,45 @@ func (t *Tensor) Reshape(shape ...int) (*Tensor, error) {
 	return &Tensor{dtype: t.dtype, shape: slices.Clone(shape), data: t.data}, nil
 }
 
+// Viewer is implemented by storage handles of backends whose tensors are not Go slices (device
+// memory): View returns the handle of elements [from, to) of the storage, sharing it.
+type Viewer interface {
+	View(from, to int) any
+}
+
+// Rows returns a view of rows [from, to) of t's outermost dimension: a tensor of shape
+// (to−from, t.Dim(1), ...) sharing t's storage, so writes through either are visible through
+// both. Model code uses it to address one sequence of a batch. The storage handle must be a
+// []float32 (the CPU backend) or implement [Viewer]. It returns an error wrapping ErrShape if t
+// is a scalar or the range is out of bounds, and ErrArgument if the storage cannot be viewed.
+func (t *Tensor) Rows(from, to int) (*Tensor, error) {
+	if len(t.shape) == 0 {
+		return nil, fmt.Errorf("rows of scalar %v: %w", t, ErrShape)
+	}
+	if from < 0 || to < from || to > t.shape[0] {
+		return nil, fmt.Errorf("rows [%d, %d) of %v: %w", from, to, t, ErrShape)
+	}
+	stride := 1
+	for _, d := range t.shape[1:] {
+		stride *= d
+	}
+	shape := slices.Clone(t.shape)
+	shape[0] = to - from
+	var data any
+	switch s := t.data.(type) {
+	case []float32:
+		if len(s) != t.Len() {
+			return nil, fmt.Errorf("rows of %v: storage has %d elements: %w", t, len(s), ErrArgument)
+		}
+		data = s[from*stride : to*stride : to*stride]
+	case Viewer:
+		data = s.View(from*stride, to*stride)
+	default:
+		return nil, fmt.Errorf("rows of %v: storage %T cannot be viewed: %w", t, t.data, ErrArgument)
+	}
+	return &Tensor{dtype: t.dtype, shape: shape, data: data}, nil
+}
+
 // String describes t's dtype and shape, for error messages: "F32[4 8]".
 func (t *Tensor) String() string {
 	if t == nil {

@@ -131,3 +131,93 @@ func TestRelease(t *testing.T) {
 		t.Errorf("Release(plain, x) = %v, want nil", err)
 	}
 }
+
+// deviceBuffer stands in for a GPU backend's storage handle: an offset into device memory.
+type deviceBuffer struct{ from, to int }
+
+func (d deviceBuffer) View(from, to int) any { return deviceBuffer{d.from + from, d.from + to} }
+
+func TestRows(t *testing.T) {
+	storage := make([]float32, 24)
+	for i := range storage {
+		storage[i] = float32(i)
+	}
+	x, err := tensor.New(tensor.F32, []int{4, 3, 2}, storage)
+	if err != nil {
+		t.Fatalf("New(F32, [4 3 2]) = %v", err)
+	}
+	tests := []struct {
+		name      string
+		from, to  int
+		wantShape []int
+		wantFirst float32
+		wantErr   error
+	}{
+		{"one row", 1, 2, []int{1, 3, 2}, 6, nil},
+		{"middle rows", 1, 3, []int{2, 3, 2}, 6, nil},
+		{"all rows", 0, 4, []int{4, 3, 2}, 0, nil},
+		{"empty range", 2, 2, []int{0, 3, 2}, 0, nil},
+		{"past the end", 3, 5, nil, 0, tensor.ErrShape},
+		{"negative start", -1, 2, nil, 0, tensor.ErrShape},
+		{"reversed", 3, 2, nil, 0, tensor.ErrShape},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := x.Rows(tc.from, tc.to)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Rows(%d, %d) = %v, want %v", tc.from, tc.to, err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			d := v.Data().([]float32)
+			if !slices.Equal(v.Shape(), tc.wantShape) || len(d) != v.Len() {
+				t.Fatalf("Rows(%d, %d) = %v with %d elements, want F32%v", tc.from, tc.to, v, len(d), tc.wantShape)
+			}
+			if len(d) > 0 && (d[0] != tc.wantFirst || &d[0] != &storage[tc.from*6]) {
+				t.Errorf("Rows(%d, %d) does not view the source's row %d", tc.from, tc.to, tc.from)
+			}
+		})
+	}
+	t.Run("writes are shared", func(t *testing.T) {
+		v, err := x.Rows(2, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Data().([]float32)[0] = -1
+		if storage[12] != -1 {
+			t.Errorf("write through Rows(2, 3) not visible in the source")
+		}
+	})
+	t.Run("scalar", func(t *testing.T) {
+		s, err := tensor.New(tensor.F32, nil, make([]float32, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Rows(0, 1); !errors.Is(err, tensor.ErrShape) {
+			t.Errorf("Rows of a scalar = %v, want ErrShape", err)
+		}
+	})
+	t.Run("device storage", func(t *testing.T) {
+		g, err := tensor.New(tensor.F32, []int{4, 5}, deviceBuffer{100, 120})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := g.Rows(1, 3)
+		if err != nil {
+			t.Fatalf("Rows on Viewer storage = %v", err)
+		}
+		if got, want := v.Data(), (deviceBuffer{105, 115}); got != want {
+			t.Errorf("Rows(1, 3) storage = %v, want %v", got, want)
+		}
+	})
+	t.Run("opaque storage", func(t *testing.T) {
+		g, err := tensor.New(tensor.F32, []int{2, 2}, "handle")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Rows(0, 1); !errors.Is(err, tensor.ErrArgument) {
+			t.Errorf("Rows on opaque storage = %v, want ErrArgument", err)
+		}
+	})
+}

@@ -1,0 +1,238 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package model
+
+import (
+	"context"
+	"fmt"
+
+	"dllm.dev/dllm-operator/runtime/tensor"
+)
+
+// activations are one forward pass's buffers, M = B·L rows; blocks reuse them.
+type activations struct {
+	x    *tensor.Tensor // (M, D) residual stream
+	n    *tensor.Tensor // (M, D) normalised input of attention, then of the MLP
+	q    *tensor.Tensor // (M, H·Dh)
+	k, v *tensor.Tensor // (M, Hkv·Dh)
+	att  *tensor.Tensor // (M, H·Dh) attention output before the output projection
+	out  *tensor.Tensor // (M, D) output projection, then MLP down projection
+	gate *tensor.Tensor // (M, I), then silu(gate)·up
+	up   *tensor.Tensor // (M, I)
+}
+
+func (m *Model) allocate(rows int) (*activations, error) {
+	a := m.arch
+	q, kv := a.Heads*a.HeadDim, a.KVHeads*a.HeadDim
+	var act activations
+	for _, buf := range []struct {
+		dst  **tensor.Tensor
+		cols int
+	}{{&act.x, a.Hidden}, {&act.n, a.Hidden}, {&act.q, q}, {&act.k, kv}, {&act.v, kv},
+		{&act.att, q}, {&act.out, a.Hidden}, {&act.gate, a.Intermediate}, {&act.up, a.Intermediate}} {
+		t, err := m.b.Alloc(tensor.F32, rows, buf.cols)
+		if err != nil {
+			act.release(m.b)
+			return nil, fmt.Errorf("allocate activations: %w", err)
+		}
+		*buf.dst = t
+	}
+	return &act, nil
+}
+
+// release frees device buffers; on the CPU backend it does nothing.
+func (act *activations) release(b tensor.Backend) {
+	for _, t := range []*tensor.Tensor{act.x, act.n, act.q, act.k, act.v, act.att, act.out, act.gate, act.up} {
+		if t != nil {
+			_ = tensor.Release(b, t) // freeing scratch memory cannot fail in a way the caller could act on
+		}
+	}
+}
+
+// rowLayout is the per-row information every block needs: RoPE positions for all M rows and
+// the key mask of each row (nil when the row has no padding).
+type rowLayout struct {
+	seqLen    int
+	positions []int
+	keyMasks  [][]bool
+}
+
+func layout(rows, seqLen int, pad []int) rowLayout {
+	lay := rowLayout{seqLen: seqLen, positions: make([]int, rows*seqLen), keyMasks: make([][]bool, rows)}
+	for r := range rows {
+		p := padOf(pad, r)
+		for i := range seqLen {
+			// Positions count from the first real token; padding rows sit at 0 and are masked.
+			lay.positions[r*seqLen+i] = max(i-p, 0)
+		}
+		if p > 0 {
+			mask := make([]bool, seqLen)
+			for i := p; i < seqLen; i++ {
+				mask[i] = true
+			}
+			lay.keyMasks[r] = mask
+		}
+	}
+	return lay
+}
+
+// forward runs the network and returns the unshifted logits of all rows, (B·L)·V values.
+func (m *Model) forward(ctx context.Context, canvas [][]int, pad []int, seqLen int, hook Hook) ([]float32, error) {
+	rows := len(canvas) * seqLen
+	ids := make([]int, 0, rows)
+	for _, row := range canvas {
+		ids = append(ids, row...)
+	}
+	act, err := m.allocate(rows)
+	if err != nil {
+		return nil, err
+	}
+	defer act.release(m.b)
+	if err := m.b.Gather(act.x, m.embed, ids); err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	if err := observe(hook, 0, act.x); err != nil {
+		return nil, err
+	}
+	lay := layout(len(canvas), seqLen, pad)
+	for i := range m.blocks {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := m.block(&m.blocks[i], act, lay); err != nil {
+			return nil, fmt.Errorf("block %d: %w", i, err)
+		}
+		if err := observe(hook, i+1, act.x); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.b.RMSNorm(act.n, act.x, m.finalNorm, m.arch.NormEps); err != nil {
+		return nil, fmt.Errorf("final norm: %w", err)
+	}
+	logits, err := m.b.Alloc(tensor.F32, rows, m.arch.Vocab)
+	if err != nil {
+		return nil, fmt.Errorf("allocate logits: %w", err)
+	}
+	defer func() { _ = tensor.Release(m.b, logits) }()
+	if err := m.b.MatMul(logits, act.n, m.head); err != nil {
+		return nil, fmt.Errorf("lm head: %w", err)
+	}
+	return m.b.ToFloat32(logits)
+}
+
+func observe(hook Hook, layer int, x *tensor.Tensor) error {
+	if hook == nil {
+		return nil
+	}
+	if err := hook(layer, x); err != nil {
+		return fmt.Errorf("hook at layer %d: %w", layer, err)
+	}
+	return nil
+}
+
+// block runs one transformer block in place on act.x.
+func (m *Model) block(blk *block, act *activations, lay rowLayout) error {
+	b, a := m.b, m.arch
+	if err := b.RMSNorm(act.n, act.x, blk.attnNorm, a.NormEps); err != nil {
+		return fmt.Errorf("attention norm: %w", err)
+	}
+	for _, p := range []struct {
+		name      string
+		dst, w, c *tensor.Tensor
+		heads     int
+	}{{"q", act.q, blk.q, blk.qb, a.Heads}, {"k", act.k, blk.k, blk.kb, a.KVHeads}, {"v", act.v, blk.v, blk.vb, 0}} {
+		if err := b.MatMul(p.dst, act.n, p.w); err != nil {
+			return fmt.Errorf("%s projection: %w", p.name, err)
+		}
+		if p.c != nil {
+			if err := b.AddBias(p.dst, p.dst, p.c); err != nil {
+				return fmt.Errorf("%s bias: %w", p.name, err)
+			}
+		}
+		if p.heads > 0 {
+			if err := rope(b, p.dst, p.heads, a.HeadDim, lay.positions, a.RopeTheta); err != nil {
+				return fmt.Errorf("%s rope: %w", p.name, err)
+			}
+		}
+	}
+	if err := m.attention(act, lay); err != nil {
+		return err
+	}
+	if err := b.MatMul(act.out, act.att, blk.o); err != nil {
+		return fmt.Errorf("output projection: %w", err)
+	}
+	if err := b.Add(act.x, act.x, act.out); err != nil {
+		return fmt.Errorf("attention residual: %w", err)
+	}
+	return m.mlp(blk, act)
+}
+
+func rope(b tensor.Backend, x *tensor.Tensor, heads, headDim int, positions []int, theta float64) error {
+	v, err := x.Reshape(x.Dim(0), heads, headDim)
+	if err != nil {
+		return err
+	}
+	return b.RoPE(v, positions, theta)
+}
+
+// attention runs each row's bidirectional attention over its own keys.
+func (m *Model) attention(act *activations, lay rowLayout) error {
+	a, l := m.arch, lay.seqLen
+	for r, mask := range lay.keyMasks {
+		views := make([]*tensor.Tensor, 4)
+		for i, src := range []struct {
+			t     *tensor.Tensor
+			heads int
+		}{{act.att, a.Heads}, {act.q, a.Heads}, {act.k, a.KVHeads}, {act.v, a.KVHeads}} {
+			rows, err := src.t.Rows(r*l, (r+1)*l)
+			if err != nil {
+				return fmt.Errorf("attention row %d: %w", r, err)
+			}
+			if views[i], err = rows.Reshape(l, src.heads, a.HeadDim); err != nil {
+				return fmt.Errorf("attention row %d: %w", r, err)
+			}
+		}
+		if err := m.b.Attention(views[0], views[1], views[2], views[3], mask); err != nil {
+			return fmt.Errorf("attention row %d: %w", r, err)
+		}
+	}
+	return nil
+}
+
+// mlp adds the SwiGLU MLP of the normalised residual to act.x.
+func (m *Model) mlp(blk *block, act *activations) error {
+	b := m.b
+	if err := b.RMSNorm(act.n, act.x, blk.ffnNorm, m.arch.NormEps); err != nil {
+		return fmt.Errorf("mlp norm: %w", err)
+	}
+	if err := b.MatMul(act.gate, act.n, blk.gate); err != nil {
+		return fmt.Errorf("gate projection: %w", err)
+	}
+	if err := b.MatMul(act.up, act.n, blk.up); err != nil {
+		return fmt.Errorf("up projection: %w", err)
+	}
+	if err := b.SiLUMul(act.gate, act.gate, act.up); err != nil {
+		return fmt.Errorf("mlp activation: %w", err)
+	}
+	if err := b.MatMul(act.out, act.gate, blk.down); err != nil {
+		return fmt.Errorf("down projection: %w", err)
+	}
+	if err := b.Add(act.x, act.x, act.out); err != nil {
+		return fmt.Errorf("mlp residual: %w", err)
+	}
+	return nil
+}

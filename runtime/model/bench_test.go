@@ -54,7 +54,7 @@ func BenchmarkDenoisingStep(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := m.Logits(ctx, [][]int{canvas}, nil); err != nil {
+		if _, err := m.Logits(ctx, [][]int{canvas}, nil, seqLen/4); err != nil {
 			b.Fatal(err)
 		}
 	}

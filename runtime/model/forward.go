@@ -90,8 +90,22 @@ func layout(rows, seqLen int, pad []int) rowLayout {
 	return lay
 }
 
-// forward runs the network and returns the unshifted logits of all rows, (B·L)·V values.
-func (m *Model) forward(ctx context.Context, canvas [][]int, pad []int, seqLen int, hook Hook) ([]float32, error) {
+// forward runs the network and returns the logits of every row's positions [from, L).
+func (m *Model) forward(ctx context.Context, canvas [][]int, pad []int, from int, hook Hook) ([][]float32, error) {
+	seqLen, err := m.checkInput(canvas, pad, from)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	out, err := m.run(ctx, canvas, pad, seqLen, from, hook)
+	if err != nil {
+		return nil, fmt.Errorf("model: forward: %w", err)
+	}
+	return split(out, len(canvas), (seqLen-from)*m.arch.Vocab), nil
+}
+
+// run runs the blocks over every position and the LM head over the rows that predict
+// positions [from, L); it returns B·(L−from)·V logits.
+func (m *Model) run(ctx context.Context, canvas [][]int, pad []int, seqLen, from int, hook Hook) ([]float32, error) {
 	rows := len(canvas) * seqLen
 	ids := make([]int, 0, rows)
 	for _, row := range canvas {
@@ -120,15 +134,28 @@ func (m *Model) forward(ctx context.Context, canvas [][]int, pad []int, seqLen i
 			return nil, err
 		}
 	}
-	if err := m.b.RMSNorm(act.n, act.x, m.finalNorm, m.arch.NormEps); err != nil {
+	return m.logitsOf(act.x, act.n, m.headSources(len(canvas), seqLen, pad, from))
+}
+
+// logitsOf gathers the residual rows src of x into scratch (at least len(src) rows), normalises
+// them and returns their logits.
+func (m *Model) logitsOf(x, scratch *tensor.Tensor, src []int) ([]float32, error) {
+	n, err := scratch.Rows(0, len(src))
+	if err != nil {
+		return nil, err
+	}
+	if err := m.b.Gather(n, x, src); err != nil {
+		return nil, fmt.Errorf("gather head rows: %w", err)
+	}
+	if err := m.b.RMSNorm(n, n, m.finalNorm, m.arch.NormEps); err != nil {
 		return nil, fmt.Errorf("final norm: %w", err)
 	}
-	logits, err := m.b.Alloc(tensor.F32, rows, m.arch.Vocab)
+	logits, err := m.b.Alloc(tensor.F32, len(src), m.arch.Vocab)
 	if err != nil {
 		return nil, fmt.Errorf("allocate logits: %w", err)
 	}
 	defer func() { _ = tensor.Release(m.b, logits) }()
-	if err := m.b.MatMul(logits, act.n, m.head); err != nil {
+	if err := m.b.MatMul(logits, n, m.head); err != nil {
 		return nil, fmt.Errorf("lm head: %w", err)
 	}
 	return m.b.ToFloat32(logits)

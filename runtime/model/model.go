@@ -220,39 +220,52 @@ func (m *Model) Arch() Arch { return m.arch }
 // Vocab returns the number of logits per position.
 func (m *Model) Vocab() int { return m.arch.Vocab }
 
-// Logits runs the network on a batch of equal-length, left-padded rows and returns each row's
-// logits, len(row)·V values, position-major; logits[i] is the prediction for position i (Dream's
-// shift is applied). Padding positions get the logits their hidden state gives; they predict
-// nothing. The caller owns the returned slices.
-func (m *Model) Logits(ctx context.Context, canvas [][]int, pad []int) ([][]float32, error) {
-	return m.Forward(ctx, canvas, pad, nil)
+// Logits runs the network on a batch of equal-length, left-padded rows and returns, for each
+// row, the logits of positions [from, len(row)), (len(row)−from)·V values, position-major; the
+// logits of position i are the prediction for position i (Dream's shift is applied). The LM
+// head runs only on the rows these need. Padding positions get the logits their hidden state
+// gives; they predict nothing. The caller owns the returned slices. Model implements the
+// samplers' Denoiser interface with it.
+func (m *Model) Logits(ctx context.Context, canvas [][]int, pad []int, from int) ([][]float32, error) {
+	return m.forward(ctx, canvas, pad, from, nil)
 }
 
-// Forward is Logits with a hook that observes the residual stream after every block.
+// Forward returns the logits of every position, like Logits from 0, and calls hook with the
+// residual stream after the embedding and after every block.
 func (m *Model) Forward(ctx context.Context, canvas [][]int, pad []int, hook Hook) ([][]float32, error) {
-	seqLen, err := m.checkInput(canvas, pad)
-	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	logits, err := m.forward(ctx, canvas, pad, seqLen, hook)
-	if err != nil {
-		return nil, fmt.Errorf("model: forward: %w", err)
-	}
-	v := m.arch.Vocab
-	rows := make([][]float32, len(canvas))
+	return m.forward(ctx, canvas, pad, 0, hook)
+}
+
+// headSources returns, for every row and every position in [from, seqLen), the row of the
+// (B·L, D) residual stream whose final hidden state predicts it: the position itself, or with
+// Dream's shift the position before it, except at the first real token, which keeps its own.
+func (m *Model) headSources(rows, seqLen int, pad []int, from int) []int {
+	src := make([]int, 0, rows*(seqLen-from))
 	for r := range rows {
-		rows[r] = logits[r*seqLen*v : (r+1)*seqLen*v : (r+1)*seqLen*v]
-		if m.arch.ShiftLogits {
-			first := padOf(pad, r) * v
-			// Position i takes the prediction made at i−1; the first real position keeps its own.
-			copy(rows[r][first+v:], rows[r][first:len(rows[r])-v])
+		first := padOf(pad, r)
+		for i := from; i < seqLen; i++ {
+			s := i
+			if m.arch.ShiftLogits && i > first {
+				s = i - 1
+			}
+			src = append(src, r*seqLen+s)
 		}
 	}
-	return rows, nil
+	return src
 }
 
-// checkInput validates a batch and returns its row length.
-func (m *Model) checkInput(canvas [][]int, pad []int) (int, error) {
+// split cuts the logits of every row's positions [from, seqLen) into one slice per row.
+func split(logits []float32, rows, perRow int) [][]float32 {
+	out := make([][]float32, rows)
+	for r := range out {
+		out[r] = logits[r*perRow : (r+1)*perRow : (r+1)*perRow]
+	}
+	return out
+}
+
+// checkInput validates a batch and the first position whose logits are wanted, and returns the
+// row length.
+func (m *Model) checkInput(canvas [][]int, pad []int, from int) (int, error) {
 	if len(canvas) == 0 || len(canvas[0]) == 0 {
 		return 0, fmt.Errorf("empty canvas: %w", ErrInput)
 	}
@@ -272,6 +285,9 @@ func (m *Model) checkInput(canvas [][]int, pad []int) (int, error) {
 		if p := padOf(pad, r); p < 0 || p >= seqLen {
 			return 0, fmt.Errorf("row %d: %d padding positions in a row of %d: %w", r, p, seqLen, ErrInput)
 		}
+	}
+	if from < 0 || from >= seqLen {
+		return 0, fmt.Errorf("logits from position %d of rows of %d: %w", from, seqLen, ErrInput)
 	}
 	return seqLen, nil
 }

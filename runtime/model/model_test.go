@@ -76,17 +76,17 @@ func TestBatchInvariance(t *testing.T) {
 			ctx := context.Background()
 			short := []int{10, 20, 30, 40, 50}
 			long := []int{1, 2, 3, 4, 5, 6, 7, 8}
-			alone, err := m.Logits(ctx, [][]int{short}, nil)
+			alone, err := m.Logits(ctx, [][]int{short}, nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			pad := len(long) - len(short)
 			padded := append([]int{99, 98, 97}, short...)
-			batch, err := m.Logits(ctx, [][]int{long, padded}, []int{0, pad})
+			batch, err := m.Logits(ctx, [][]int{long, padded}, []int{0, pad}, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			longAlone, err := m.Logits(ctx, [][]int{long}, nil)
+			longAlone, err := m.Logits(ctx, [][]int{long}, nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,11 +116,11 @@ func TestDreamLogitShift(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := [][]int{{5, 6, 7, 8, 289, 289}}
-	s, err := shifted.Logits(context.Background(), ids, nil)
+	s, err := shifted.Logits(context.Background(), ids, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plain.Logits(context.Background(), ids, nil)
+	p, err := plain.Logits(context.Background(), ids, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,11 +135,38 @@ func TestDreamLogitShift(t *testing.T) {
 	}
 }
 
+// Logits from a position returns exactly the tail of the full logits, for both families and
+// with padding (the LM head runs only on the rows it needs).
+func TestLogitsFrom(t *testing.T) {
+	for _, family := range []string{testmodel.FamilyLLaDA, testmodel.FamilyDream} {
+		t.Run(family, func(t *testing.T) {
+			m := load(t, testmodel.Options{Family: family, Seed: 10})
+			canvas, pad := [][]int{{7, 8, 9, 10, 11, 12}, {0, 0, 3, 4, 5, 6}}, []int{0, 2}
+			all, err := m.Forward(context.Background(), canvas, pad, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := m.Vocab()
+			for _, from := range []int{0, 1, 2, 3, 5} {
+				tail, err := m.Logits(context.Background(), canvas, pad, from)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for r := range canvas {
+					if d := maxDiff(tail[r], all[r][from*v:]); len(tail[r]) != len(all[r][from*v:]) || d > 1e-6 {
+						t.Errorf("row %d from %d: %d logits differing by %g from the full forward's", r, from, len(tail[r]), d)
+					}
+				}
+			}
+		})
+	}
+}
+
 // Every position attends to every other: changing a later token changes an earlier position's
 // logits (a causal model would not).
 func TestBidirectional(t *testing.T) {
 	m := load(t, testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 5})
-	a, err := m.Logits(context.Background(), [][]int{{1, 2, 3, 4}, {1, 2, 3, 200}}, nil)
+	a, err := m.Logits(context.Background(), [][]int{{1, 2, 3, 4}, {1, 2, 3, 200}}, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,9 +214,12 @@ func TestLogitsRejectsBadInput(t *testing.T) {
 		{"pad count mismatch", [][]int{{1, 2}}, []int{0, 0}, "2 pad counts for 1 rows"},
 		{"all padding", [][]int{{1, 2}}, []int{2}, "2 padding positions in a row of 2"},
 	}
+	if _, err := m.Logits(context.Background(), [][]int{{1, 2}}, nil, 2); !errors.Is(err, model.ErrInput) {
+		t.Errorf("Logits from past the end = %v, want ErrInput", err)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := m.Logits(context.Background(), tc.canvas, tc.pad)
+			_, err := m.Logits(context.Background(), tc.canvas, tc.pad, 0)
 			if !errors.Is(err, model.ErrInput) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Logits = %v, want ErrInput mentioning %q", err, tc.want)
 			}
@@ -197,7 +227,7 @@ func TestLogitsRejectsBadInput(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := m.Logits(ctx, [][]int{{1}}, nil); !errors.Is(err, context.Canceled) {
+	if _, err := m.Logits(ctx, [][]int{{1}}, nil, 0); !errors.Is(err, context.Canceled) {
 		t.Errorf("Logits with a cancelled context = %v", err)
 	}
 }

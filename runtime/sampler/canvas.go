@@ -81,7 +81,7 @@ func (c *canvas) padCounts() []int {
 // its answer.
 func (c *canvas) logits(ctx context.Context, d Denoiser, rows [][]int) ([][]float32, error) {
 	c.forwards++
-	out, err := d.Logits(ctx, rows, c.pad)
+	out, err := d.Logits(ctx, rows, c.pad, c.promptLen)
 	if err != nil {
 		return nil, fmt.Errorf("denoise: %w", err)
 	}
@@ -90,12 +90,19 @@ func (c *canvas) logits(ctx context.Context, d Denoiser, rows [][]int) ([][]floa
 			ErrInvalidInput, len(out), len(rows))
 	}
 	for b, l := range out {
-		if want := len(rows[b]) * c.vocab; len(l) != want {
-			return nil, fmt.Errorf("%w: the denoiser returned %d logits for row %d, want %d (%d positions x %d tokens)",
-				ErrInvalidInput, len(l), b, want, len(rows[b]), c.vocab)
+		if want := (len(rows[b]) - c.promptLen) * c.vocab; len(l) != want {
+			return nil, fmt.Errorf("%w: the denoiser returned %d logits for row %d, want %d (%d response positions x %d tokens)",
+				ErrInvalidInput, len(l), b, want, len(rows[b])-c.promptLen, c.vocab)
 		}
 	}
 	return out, nil
+}
+
+// at returns the logits of canvas position p in one row's answer of logits, which starts at
+// the response region.
+func (c *canvas) at(row []float32, p int) []float32 {
+	i := (p - c.promptLen) * c.vocab
+	return row[i : i+c.vocab : i+c.vocab]
 }
 
 // masked returns the positions in [lo, hi) of row b that hold maskID, ascending.

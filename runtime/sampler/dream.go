@@ -157,7 +157,7 @@ func (r *dreamRun) origin(logits [][]float32, masked [][]int, i int, last bool, 
 		rng := r.rand.at(b, i, c.pos)
 		c.tok = -1 // not committed
 		if last || rng.Float32() < p {
-			c.tok, c.conf = r.sampler(w).sample(logits[b][c.pos*v:(c.pos+1)*v], rng)
+			c.tok, c.conf = r.sampler(w).sample(r.c.at(logits[b], c.pos), rng)
 		}
 	})
 	for b := range cands {
@@ -178,7 +178,7 @@ func (r *dreamRun) ranked(logits [][]float32, masked [][]int, n []int, i int, la
 		}
 	}
 	predictAll(cands, v, r.workers, func(w, b int, c *candidate) {
-		c.tok, c.conf = r.sampler(w).sample(logits[b][c.pos*v:(c.pos+1)*v], r.rand.at(b, i, c.pos))
+		c.tok, c.conf = r.sampler(w).sample(r.c.at(logits[b], c.pos), r.rand.at(b, i, c.pos))
 	})
 	for b := range cands {
 		switch {

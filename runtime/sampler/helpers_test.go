@@ -45,7 +45,7 @@ type fakeCall struct {
 
 func (f *fakeDenoiser) Vocab() int { return f.vocab }
 
-func (f *fakeDenoiser) Logits(_ context.Context, canvas [][]int, pad []int) ([][]float32, error) {
+func (f *fakeDenoiser) Logits(_ context.Context, canvas [][]int, pad []int, from int) ([][]float32, error) {
 	call := fakeCall{canvas: make([][]int, len(canvas)), pad: slices.Clone(pad)}
 	for b, row := range canvas {
 		call.canvas[b] = slices.Clone(row)
@@ -56,9 +56,9 @@ func (f *fakeDenoiser) Logits(_ context.Context, canvas [][]int, pad []int) ([][
 	}
 	out := make([][]float32, len(canvas))
 	for b, row := range canvas {
-		out[b] = make([]float32, len(row)*f.vocab)
-		for p := range row {
-			f.fn(canvas, b, p, out[b][p*f.vocab:(p+1)*f.vocab])
+		out[b] = make([]float32, (len(row)-from)*f.vocab)
+		for p := from; p < len(row); p++ {
+			f.fn(canvas, b, p, out[b][(p-from)*f.vocab:(p-from+1)*f.vocab])
 		}
 	}
 	return out, nil

@@ -175,10 +175,9 @@ func (r *lladaRun) forward(ctx context.Context) error {
 // positionLogits returns the logits of position p of row b, combined for CFG as
 // un + (s+1)·(cond − un) in float32, the logits' dtype in the reference.
 func (r *lladaRun) positionLogits(b, p int) []float32 {
-	v := r.c.vocab
-	l := r.cond[b][p*v : (p+1)*v]
+	l := r.c.at(r.cond[b], p)
 	if r.uncond != nil {
-		un := r.uncond[b][p*v : (p+1)*v]
+		un := r.c.at(r.uncond[b], p)
 		s := float32(r.o.CFGScale + 1)
 		for i := range l {
 			l[i] = un[i] + float32(s*(l[i]-un[i]))

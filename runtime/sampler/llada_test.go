@@ -557,7 +557,7 @@ type badShape struct{ rows, perRow int }
 
 func (badShape) Vocab() int { return testVocab }
 
-func (d badShape) Logits(_ context.Context, canvas [][]int, _ []int) ([][]float32, error) {
+func (d badShape) Logits(_ context.Context, canvas [][]int, _ []int, _ int) ([][]float32, error) {
 	out := make([][]float32, min(d.rows, len(canvas)))
 	for b := range out {
 		out[b] = make([]float32, d.perRow)

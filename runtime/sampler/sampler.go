@@ -21,19 +21,21 @@ import (
 	"errors"
 )
 
-// Denoiser predicts, for every position of every row of a batch of equal-length canvases, the
-// logits of the token at that position. Rows are left-padded: the first pad[b] positions of
-// row b are padding, which no position attends to (pad may be nil: no padding).
-// The returned slice has one []float32 per row of len(row)*Vocab() values, position-major.
-// For Dream the model already applies its one-position logit shift, so logits[i] is always
-// the prediction for position i.
+// Denoiser predicts, for the positions [from, len(row)) of every row of a batch of equal-length
+// canvases, the logits of the token at that position. Rows are left-padded: the first pad[b]
+// positions of row b are padding, which no position attends to (pad may be nil: no padding).
+// The samplers pass from = the padded prompt length, since they never read a prompt
+// position's logits, so a denoiser need not compute them. The returned slice has one
+// []float32 per row of (len(row)−from)·Vocab() values, position-major: position from first.
+// For Dream the model already applies its one-position logit shift, so the logits of position
+// i are always the prediction for position i.
 //
 // The samplers pass the canvas read-only and do not retain it. They take ownership of the
 // returned slices: they may modify them in place (for example to set the EOS column to −inf),
 // so an implementation must not return memory it still uses.
 type Denoiser interface {
 	Vocab() int
-	Logits(ctx context.Context, canvas [][]int, pad []int) ([][]float32, error)
+	Logits(ctx context.Context, canvas [][]int, pad []int, from int) ([][]float32, error)
 }
 
 // ErrInvalidInput is returned, wrapped, when options fail validation, when a prompt batch is

@@ -98,6 +98,19 @@ fuzz: ## Run each fuzz target for FUZZTIME.
 test-fuzz: ## Run each fuzz target briefly (FUZZTIME_TEST).
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_TEST)
 
+##@ Benchmarks
+
+.PHONY: bench
+bench: ## GEMM beside OpenBLAS (needs libopenblas-dev), attention, one denoising step, the samplers.
+	hack/bench-gemm.sh
+	$(GO) test -run '^$$' -bench 'Attention' ./runtime/backend/cpu/
+	$(GO) test -run '^$$' -bench 'DenoisingStep' -benchtime 3x ./runtime/model/
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./runtime/sampler/
+
+.PHONY: bench-cache
+bench-cache: ## dLLM-Cache: the exact and the cached path on the two standard workloads (REPEATS=3).
+	hack/bench-cache.sh
+
 ##@ Build
 
 .PHONY: build

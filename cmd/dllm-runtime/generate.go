@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"dllm.dev/dllm-operator/runtime/backend/cpu"
+	"dllm.dev/dllm-operator/runtime/featcache"
 	"dllm.dev/dllm-operator/runtime/model"
 	"dllm.dev/dllm-operator/runtime/model/families"
 	"dllm.dev/dllm-operator/runtime/sampler"
@@ -46,9 +47,11 @@ type generateFlags struct {
 	temperature, cfgScale         float64
 	remasking, alg                string
 	topP, algTemp, eps, threshold float64
-	topK                          int
+	topK, cfgInterval             int
 	seed                          uint64
 	threads                       int
+	cache                         bool
+	cacheSet                      featcache.Settings
 }
 
 func (g *generateFlags) register(fs *flag.FlagSet) {
@@ -63,6 +66,8 @@ func (g *generateFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&g.temperature, "temperature", 0, "Sampling temperature; 0 is greedy.")
 	fs.StringVar(&g.remasking, "remasking", "low_confidence", "LLaDA remasking: low_confidence or random.")
 	fs.Float64Var(&g.cfgScale, "cfg-scale", 0, "LLaDA classifier-free guidance scale; 0 is off.")
+	fs.IntVar(&g.cfgInterval, "cfg-interval", 1,
+		"LLaDA CFG cache: run the unconditional pass at steps 1-5 and every N steps, reusing cond − uncond between.")
 	fs.StringVar(&g.alg, "alg", "entropy", "Dream decoding order: origin, maskgit_plus, topk_margin or entropy.")
 	fs.Float64Var(&g.topP, "top-p", 0, "Dream nucleus filter; 0 is off.")
 	fs.IntVar(&g.topK, "top-k", 0, "Dream top-k filter; 0 is off.")
@@ -71,6 +76,12 @@ func (g *generateFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&g.threshold, "threshold", 0, "Confidence-aware parallel decoding threshold in (0, 1]; 0 is off.")
 	fs.Uint64Var(&g.seed, "seed", 0, "Seed of the sampler's random numbers.")
 	fs.IntVar(&g.threads, "threads", 0, "CPU threads; 0 means every core.")
+	fs.BoolVar(&g.cache, "cache", false, "Use dLLM-Cache (the --cache-* flags); without it every step runs the exact forward pass.")
+	fs.IntVar(&g.cacheSet.PromptInterval, "cache-prompt-interval", 100, "dLLM-Cache K_p: recompute the prompt's features every K_p forward passes.")
+	fs.IntVar(&g.cacheSet.ResponseInterval, "cache-response-interval", 7, "dLLM-Cache K_r: recompute the response's features every K_r forward passes.")
+	fs.Float64Var(&g.cacheSet.TransferRatio, "cache-transfer-ratio", 0.25, "dLLM-Cache rho: fraction of response tokens V-verify recomputes between refreshes.")
+	fs.BoolVar(&g.cacheSet.RefreshAtBlocks, "cache-refresh-at-blocks", false, "dLLM-Cache: also refresh everything at the start of every LLaDA block.")
+	fs.BoolVar(&g.cacheSet.PartialV, "cache-partial-v", false, "dLLM-Cache: overwrite the cached V of the selected tokens only (LLaDA-V's variant).")
 }
 
 // check reports the first problem of a flag combination, or "".
@@ -86,23 +97,43 @@ func (g *generateFlags) check(fs *flag.FlagSet) string {
 		return "--chat needs --prompt"
 	case g.threads < 0:
 		return fmt.Sprintf("--threads %d must not be negative", g.threads)
+	case g.cfgInterval < 0:
+		return fmt.Sprintf("--cfg-interval %d must not be negative", g.cfgInterval)
+	}
+	if g.cache {
+		if err := g.cacheSet.Validate(); err != nil {
+			return err.Error()
+		}
 	}
 	return ""
 }
 
 // generateResult is what --json prints.
 type generateResult struct {
-	Family       string    `json:"family"`
-	PromptIDs    []int     `json:"prompt_ids"`
-	GeneratedIDs []int     `json:"generated_ids"`
-	Text         string    `json:"text"`
-	Steps        int       `json:"steps"`
-	Forwards     int       `json:"forwards"`
-	FLOPs        int64     `json:"flops"`
-	StepMillis   []float64 `json:"step_ms"`
-	TotalMillis  float64   `json:"total_ms"`
+	Family       string     `json:"family"`
+	PromptIDs    []int      `json:"prompt_ids"`
+	GeneratedIDs []int      `json:"generated_ids"`
+	Text         string     `json:"text"`
+	Steps        int        `json:"steps"`
+	Forwards     int        `json:"forwards"`
+	FLOPs        int64      `json:"flops"`
+	ExactFLOPs   int64      `json:"flops_exact"`
+	RefFLOPs     int64      `json:"flops_reference"`
+	SavedFLOPs   int64      `json:"flops_saved"`
+	Cache        *cacheJSON `json:"cache,omitempty"`
+	StepMillis   []float64  `json:"step_ms"`
+	TotalMillis  float64    `json:"total_ms"`
 
 	hasText bool // the checkpoint has a tokenizer, so Text is the answer (possibly empty)
+}
+
+// cacheJSON echoes the dLLM-Cache settings of a cached run.
+type cacheJSON struct {
+	PromptInterval   int     `json:"prompt_interval"`
+	ResponseInterval int     `json:"response_interval"`
+	TransferRatio    float64 `json:"transfer_ratio"`
+	RefreshAtBlocks  bool    `json:"refresh_at_blocks"`
+	PartialV         bool    `json:"partial_v"`
 }
 
 // runGenerate runs the generate subcommand.
@@ -195,15 +226,37 @@ func generate(ctx context.Context, g *generateFlags, stderr io.Writer) (*generat
 		}
 		return nil
 	}
+	var (
+		d       sampler.Denoiser = m
+		session *model.Session
+	)
+	seqLen := len(prompt) + g.genLength
+	if g.cache {
+		if session, err = m.NewSession(1, seqLen, len(prompt), nil, g.cacheSet); err != nil {
+			return nil, err
+		}
+		defer session.Close()
+		d = session
+		set := g.cacheSet
+		res.Cache = &cacheJSON{PromptInterval: set.PromptInterval, ResponseInterval: set.ResponseInterval,
+			TransferRatio: set.TransferRatio, RefreshAtBlocks: set.RefreshAtBlocks, PartialV: set.PartialV}
+	}
 	start := time.Now()
-	out, err := sample(ctx, g, m, cfg, eot, prompt, onStep)
+	out, err := sample(ctx, g, d, cfg, eot, prompt, onStep)
 	if err != nil {
 		return nil, err
 	}
 	res.TotalMillis = float64(time.Since(start).Microseconds()) / 1e3
 	res.GeneratedIDs = out.Generated[0]
 	res.Steps, res.Forwards = out.Steps, out.Forwards
-	res.FLOPs = int64(out.Forwards) * m.Arch().FLOPs(len(prompt)+g.genLength)
+	arch, forwards := m.Arch(), int64(out.Forwards)
+	res.ExactFLOPs = forwards * arch.ExactFLOPs(seqLen, len(prompt))
+	res.RefFLOPs = forwards * arch.FLOPs(seqLen)
+	res.FLOPs = res.ExactFLOPs
+	if session != nil {
+		res.FLOPs = session.Stats().FLOPs
+	}
+	res.SavedFLOPs = res.ExactFLOPs - res.FLOPs
 	if tok != nil {
 		res.hasText = true
 		if res.Text, err = answerText(tok, res.GeneratedIDs, cfg.EOSTokenID, eot); err != nil {
@@ -214,7 +267,7 @@ func generate(ctx context.Context, g *generateFlags, stderr io.Writer) (*generat
 }
 
 // sample runs the family's sampler.
-func sample(ctx context.Context, g *generateFlags, m *model.Model, cfg weights.Config, eot int, prompt []int,
+func sample(ctx context.Context, g *generateFlags, m sampler.Denoiser, cfg weights.Config, eot int, prompt []int,
 	onStep sampler.StepFunc) (*sampler.Result, error) {
 	steps := g.steps
 	if steps == 0 {
@@ -235,7 +288,7 @@ func sample(ctx context.Context, g *generateFlags, m *model.Model, cfg weights.C
 			block = g.genLength
 		}
 		o := sampler.LLaDAOptions{Steps: steps, GenLength: g.genLength, BlockLength: block,
-			Temperature: g.temperature, CFGScale: g.cfgScale, Remasking: remask, Threshold: g.threshold,
+			Temperature: g.temperature, CFGScale: g.cfgScale, CFGInterval: g.cfgInterval, Remasking: remask, Threshold: g.threshold,
 			MaskID: cfg.MaskTokenID, PadID: pad, EOSID: cfg.EOSTokenID, EoTID: eot, Seed: g.seed}
 		return sampler.LLaDA(ctx, m, [][]int{prompt}, o, onStep)
 	case weights.FamilyDream:
@@ -327,6 +380,5 @@ func joinInts(ids []int) string {
 
 // newBackend returns the CPU backend with the given number of threads (0: every core).
 func newBackend(threads int) *cpu.Backend {
-	_ = threads
-	return cpu.New()
+	return cpu.New(cpu.WithThreads(threads))
 }

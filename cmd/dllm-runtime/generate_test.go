@@ -192,3 +192,72 @@ func TestGenerateErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestGenerateCache(t *testing.T) {
+	for _, family := range []string{"llada", "dream"} {
+		t.Run(family, func(t *testing.T) {
+			dir := writeModel(t, testmodel.Options{Family: family, Seed: 14, Layers: 3})
+			args := []string{"--model", dir, "--prompt-ids", "5,6,7,8,9,10", "--gen-length", "16", "--steps", "16"}
+			exact := generateJSON(t, args...)
+			if exact.Cache != nil || exact.FLOPs != exact.ExactFLOPs || exact.SavedFLOPs != 0 || exact.RefFLOPs <= exact.FLOPs {
+				t.Errorf("exact run: cache %v, flops %d exact %d saved %d reference %d", exact.Cache, exact.FLOPs, exact.ExactFLOPs, exact.SavedFLOPs, exact.RefFLOPs)
+			}
+			same := generateJSON(t, append(args, "--cache", "--cache-prompt-interval", "1", "--cache-response-interval", "1", "--cache-transfer-ratio", "0")...)
+			if !slices.Equal(same.GeneratedIDs, exact.GeneratedIDs) || same.FLOPs != exact.FLOPs {
+				t.Errorf("K_p = K_r = 1, rho = 0 generated %v (%d FLOPs), the exact path %v (%d)", same.GeneratedIDs, same.FLOPs, exact.GeneratedIDs, exact.FLOPs)
+			}
+			cached := generateJSON(t, append(args, "--cache", "--cache-prompt-interval", "8", "--cache-response-interval", "4")...)
+			if cached.SavedFLOPs <= 0 || cached.FLOPs+cached.SavedFLOPs != cached.ExactFLOPs || cached.Cache == nil || cached.Cache.ResponseInterval != 4 {
+				t.Errorf("cached run: flops %d saved %d exact %d, cache %+v", cached.FLOPs, cached.SavedFLOPs, cached.ExactFLOPs, cached.Cache)
+			}
+		})
+	}
+	dir := writeModel(t, testmodel.Options{Family: "llada", Seed: 15})
+	// Guidance with the CFG cache: unconditional passes at steps 1-5 and 7 of 8.
+	guided := generateJSON(t, "--model", dir, "--prompt-ids", "1,2,3", "--gen-length", "8", "--steps", "8",
+		"--cfg-scale", "1", "--cfg-interval", "3", "--cache", "--cache-prompt-interval", "1", "--cache-response-interval", "1", "--cache-transfer-ratio", "0")
+	if guided.Forwards != 14 || guided.FLOPs != guided.ExactFLOPs {
+		t.Errorf("guided cached run: %d forwards (want 14), flops %d, exact %d", guided.Forwards, guided.FLOPs, guided.ExactFLOPs)
+	}
+	var stdout, stderr bytes.Buffer
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cache", "--cfg-scale", "1", "--cfg-interval", "-2"}, "--cfg-interval -2"},
+		{[]string{"--cache", "--cache-response-interval", "0"}, "cache-response-interval 0"},
+	} {
+		stderr.Reset()
+		args := append([]string{"generate", "--model", dir, "--prompt-ids", "1"}, tc.args...)
+		if code := run(args, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("run(%q) = %d, stderr %q; want a usage error naming %q", args, code, stderr.String(), tc.want)
+		}
+	}
+}
+
+func TestBench(t *testing.T) {
+	dir := writeModel(t, testmodel.Options{Family: "llada", Seed: 16, Layers: 2})
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "--model", dir, "--prompt-len", "12", "--gen-length", "8", "--block-length", "4",
+		"--steps", "8", "--cache-prompt-interval", "4", "--cache-response-interval", "2", "--repeats", "3", "--json"}
+	if code := run(args, &stdout, &stderr); code != exitOK {
+		t.Fatalf("run(%q) = %d; stderr:\n%s", args, code, stderr.String())
+	}
+	var res benchResult
+	dec := json.NewDecoder(&stdout)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.ExactMillis) != 3 || len(res.CachedMillis) != 3 || res.FLOPsReduction <= 1 ||
+		res.SpeedupMin > res.SpeedupMedian || res.SpeedupMedian > res.SpeedupMax || res.SpeedupPerFLOPs <= 0 {
+		t.Errorf("bench result %+v", res)
+	}
+	if res.CachedFLOPs >= res.ExactFLOPs || res.ReferenceFLOPs <= res.ExactFLOPs {
+		t.Errorf("FLOPs: cached %d, exact %d, reference %d", res.CachedFLOPs, res.ExactFLOPs, res.ReferenceFLOPs)
+	}
+	stderr.Reset()
+	if code := run([]string{"bench", "--model", dir, "--repeats", "0"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("bench --repeats 0 = %d, want a usage error; stderr %q", code, stderr.String())
+	}
+}

@@ -49,6 +49,7 @@ const (
 const usage = `Usage: dllm-runtime <command> [flags]
 
 Commands:
+  bench       time the exact and the dLLM-Cache path back to back on a checkpoint
   generate    denoise a response to a prompt with a checkpoint, on the CPU
   testmodel   write a tiny checkpoint with seeded random weights, in the Hugging Face layout
 
@@ -70,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runTestModel(args[1:], stdout, stderr)
 	case "generate":
 		return runGenerate(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		say(stdout, "%s", usage)
 		return exitOK

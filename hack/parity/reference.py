@@ -10,7 +10,9 @@ What this is
       * LLaDA's reference ``generate()`` (ML-GSAI/LLaDA generate.py) at temperature 0,
         cfg_scale 0, remasking "low_confidence",
       * Dream's ``diffusion_generate`` / ``_sample`` at temperature 0, alg_temp 0, top_p/top_k
-        None, for alg in {maskgit_plus, topk_margin, entropy}.
+        None, for alg in {maskgit_plus, topk_margin, entropy},
+      * dLLM-Cache (spec §1, §4 "dLLM-Cache on Dream", §8) on both models, with those samplers
+        (--cache; see "dLLM-Cache" below).
     It shares no code with the Go runtime (runtime/model); the Go forward passes and samplers
     are tested against the fixtures it writes (runtime/parity/testdata/*.json).
 
@@ -69,6 +71,63 @@ What it writes
     logits after the shift) and generation fixtures (prompt, settings, per-step transfer counts,
     generated ids = x[prompt_len:], min_margin). Floats are written with 9 significant digits.
 
+dLLM-Cache (--cache; spec §1.2-1.6, §4 "dLLM-Cache on Dream", §8)
+    CachedModel is the model behind dLLM-Cache for one request (batch 1), written from the
+    specification only. Per layer it stores, for the prompt [0,P) and the gen [P,P+G) segments, K
+    (after RoPE: the same numbers as re-applying RoPE to a pre-RoPE cache, positions being fixed),
+    V, the attention output after the output projection and the FFN output (both before the
+    residual add). The forward counter n starts at 1 in each generate call and is never reset at
+    LLaDA block boundaries; in layer l, refresh_prompt = (n-1) % K_p == 0 or l == 0 and
+    refresh_gen = (n-1) % K_r == 0 or l == 0, giving case A (both), B (gen), C (prompt) or D (none)
+    of spec §1.4, the layer output being x + cat(prompt_attn, gen_attn) + cat(prompt_ffn, gen_ffn).
+    V-verify (§1.5) runs in C and D when rho > 0: v_new = v_proj(norm1(x_gen)) (+ bias) for all G
+    gen tokens, cosine against the stored gen V over the full KV width n_kv_heads * head_dim
+    (torch cosine_similarity, eps 1e-8, in the model dtype: float32), S = the k = int(G * rho) least
+    similar; the whole gen V is overwritten with v_new (also when k = 0, which does nothing else),
+    q and k are recomputed for S at positions P + S, K is scattered for S, the S queries attend to
+    every key, and their attention and FFN rows (FFN input x + the fresh attention rows) are
+    scattered. Final logits as in the uncached path (Dream: shifted). The samplers are the
+    uncached ones, unchanged; they call CachedModel.logits instead of Model.logits.
+
+    Self-checks of the cache (every --cache run): (1) on an unchanged canvas every case must
+    reproduce the uncached forward (the stored features equal fresh ones), for several (K_p, K_r,
+    rho), and K_p = 1, rho = 1 (case C recomputing every gen token) must on a changing canvas
+    (<= 1e-6); (2) K_p = K_r = 1, rho = 0 must equal the uncached forward at every step (<= 1e-6;
+    it is bitwise here) and give the generation of the uncached fixture's case; (3) every fixture
+    case is replayed through CachedModelLoop, a second implementation (numpy float64, token by
+    token, organised by the token sets that are recomputed rather than by the four cases): logits
+    within 1e-5 (observed ~2e-7) and identical V-verify selections.
+
+    Acceptance of a cached case: the decision margins of the uncached fixtures (min_margin >= 2e-5,
+    relative confidence gap >= 64 ulps, never the mask token), the same decisions and the same
+    V-verify selections in a float64 run, the same decisions under the +-5e-6 logit perturbations,
+    and min_similarity_gap >= --min-sim-gap (1e-5, ~100x the float32 rounding of a cosine): the
+    smallest gap, over every V-verify selection of the run with 0 < k < G, between the k-th and the
+    (k+1)-th smallest cosine (written as 0 when the run makes no selection: the rho = 0 cases).
+    Each case must also discriminate: its generated ids hold at least two distinct tokens and
+    differ from the uncached generation of the same prompt and settings (not the K_p = K_r = 1
+    case, which must equal it) and, for every Dream V-verify case and the LLaDA all-cases run,
+    from the same schedule with rho = 0 (why not the other LLaDA V-verify cases: see
+    LLADA_CACHE_CASES).
+
+    Why the V-verify cases decode at least k tokens per step: in these tiny models a gen token
+    whose own layer input did not change since the previous forward has a cosine of 1 - O(1e-6)
+    (only attention to the changed tokens moves it), so such tokens are separated by a few float32
+    ulps and their order is rounding noise (measured gaps 0..1e-6 with 16 steps of one token). A
+    token decoded since the previous forward has a cosine far from 1 (gaps ~0.2-0.4). A selection is
+    therefore reproducible only when the previous step decoded at least k tokens: LLaDA gen 16 with
+    4 steps for rho 0.25 (3 steps: 6/5/5 decoded, 4 chosen) and 2 steps for rho 0.5; Dream
+    max_new_tokens 17 (counts [4, 4, 4, 5] with 4 steps, [8, 9] with 2; with 16 the first step
+    decodes int(16 * 0.24975) = 3 < 4) and 16 with 3 steps ([5, 5, 6]). The rho = 0 cases (no
+    V-verify) keep 16 one-token steps.
+
+    The cache fixture (schema: build_cache_fixture) holds the same checkpoint object and, per
+    case, prompt, settings (the uncached keys plus prompt_interval, response_interval,
+    transfer_ratio), a "cases" note (the layer case of every forward), transfer counts, generated
+    ids, min_margin, min_similarity_gap and, for one case per family, step_logits: the final logits
+    of forwards 1 (A), 2 (D), 3 (C) and 4 (B) of a K_p = 2, K_r = 3 run (with K_p = 4, K_r = 2 case C
+    never occurs, since (n-1) % 4 == 0 implies (n-1) % 2 == 0).
+
 Self-checks (run on every invocation, fail loudly)
     * RoPE rotate-half against an explicit complex-number rotation of (x[i], x[i+Dh/2]) pairs;
     * attention (vectorised, GQA by repeat) against an explicit per-head, per-query loop in
@@ -91,8 +150,11 @@ Regenerate the fixtures
           --out runtime/parity/testdata/llada.json
       /usr/bin/python3 hack/parity/reference.py --checkpoint DIR/dream --family dream $DREAM \\
           --out runtime/parity/testdata/dream.json
+      and the same two runs with --cache --uncached-fixture runtime/parity/testdata/FAMILY.json
+          --out runtime/parity/testdata/FAMILY-cache.json for the dLLM-Cache fixtures.
     (--kv-heads 2 is Dream's default, so the checkpoint equals the one without the flag.)
-    The output is deterministic: a rerun writes byte-identical fixtures. Run time ~30 s.
+    The output is deterministic: a rerun writes byte-identical fixtures. Run time ~30 s
+    (+ ~1 min for the two cache fixtures, mostly the seeded prompt search).
     The size flags passed to reference.py (--seed --d-model --layers --heads --kv-heads --mlp
     --vocab) are only recorded in the fixture (so the Go test can regenerate the identical
     checkpoint); they are checked against config.json. Requires Debian's python3-torch (1.13)
@@ -569,6 +631,356 @@ def dream_counts(max_new_tokens, steps, eps=1e-3, exact=False):
 
 
 # ----------------------------------------------------------------------------------------------
+# dLLM-Cache (spec §1.2-1.6, §4 "dLLM-Cache on Dream")
+# ----------------------------------------------------------------------------------------------
+
+
+class CachedModel:
+    """The model behind dLLM-Cache, for one generate call (batch 1): a fresh object is the
+    per-request reset_cache(P). logits(ids) is one forward pass on the full canvas; the
+    samplers call it exactly as they call Model.logits.
+
+    State per layer l, per segment prompt [0,P) and gen [P,P+G):
+      kp, kg  K after RoPE, [KV, n, Dh] (the spec caches K before RoPE and re-applies RoPE on every
+              call; positions never change, so caching K after RoPE is the same numbers);
+      vp, vg  V, [n, KV*Dh] (the v_proj output, bias included for Dream);
+      ap, ag  attention output after the output projection, before the residual add, [n, D];
+      fp, fg  FFN output (after ff_out / down_proj), before the residual add, [n, D].
+    Forward counter n starts at 1 on the first call. In layer l of forward n
+      refresh_prompt = (n-1) % prompt_interval == 0 or l == 0
+      refresh_gen    = (n-1) % response_interval == 0 or l == 0
+    and the layer runs case A (both), B (gen only), C (prompt only) or D (none) of spec §1.4, with
+    V-verify (§1.5) in C and D when 0 < transfer_ratio <= 1. Everything in the model's dtype
+    (float32, or float64 for the cross-check), the cosine similarity included.
+
+    Bookkeeping for the fixtures: layer_cases[n] is the case letter of every layer in forward n;
+    selections is a list of (forward, layer, sorted S); min_gap is the smallest gap, over all
+    V-verify selections with 0 < k < G, between the k-th and (k+1)-th smallest cosine; with
+    gap_limit set, a selection whose gap is below it raises Reject at once. capture: forward
+    numbers whose final logits are kept in captured. check_uncached: compare every forward with
+    Model.forward (for the K_p = K_r = 1, rho = 0 and the rho = 1 self-checks)."""
+
+    def __init__(self, model, prompt_len, prompt_interval, response_interval, transfer_ratio,
+                 gap_limit=None, capture=(), check_uncached=None):
+        if not (0.0 <= transfer_ratio <= 1.0):
+            raise ValueError(f"transfer_ratio {transfer_ratio} outside [0, 1]")
+        self.m = model
+        self.family = model.family
+        self.mask_id = model.mask_id
+        self.V = model.V
+        self.P = prompt_len
+        self.Kp = prompt_interval
+        self.Kr = response_interval
+        self.rho = transfer_ratio
+        self.transfer = transfer_ratio > 0
+        self.gap_limit = gap_limit
+        self.capture = set(capture)
+        self.check_uncached = check_uncached  # None or the tolerance
+        self.n = 0
+        self.L = None
+        self.cache = [dict() for _ in model.layers]
+        self.layer_cases = {}
+        self.selections = []
+        self.min_gap = math.inf
+        self.captured = {}
+        self.uncached_diff = 0.0
+        self.uncached_bitwise = True
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _proj(self, ly, xn, pos, which):
+        """q (which 'q') or k ('k') of normalised rows xn [m, D] at absolute positions pos,
+        RoPE applied: [heads, m, Dh]."""
+        m = self.m
+        heads = m.H if which == "q" else m.KV
+        y = m._linear(xn, ly[which], ly[which + "b"]).view(xn.shape[0], heads, m.Dh).transpose(0, 1)
+        return apply_rope(y, self.cos[pos], self.sin[pos])
+
+    def _v(self, ly, xn):
+        return self.m._linear(xn, ly["v"], ly["vb"])  # [m, KV*Dh]
+
+    def _heads(self, v):
+        return v.view(v.shape[0], self.m.KV, self.m.Dh).transpose(0, 1)  # [KV, m, Dh]
+
+    def _attn_out(self, ly, q, k, v):
+        """Queries q [H, m, Dh] over keys k [KV, L, Dh] and values v [L, KV*Dh] (no mask), then the
+        output projection: [m, D]."""
+        m = self.m
+        a = attention(q, k, self._heads(v)).transpose(0, 1).reshape(q.shape[1], m.H * m.Dh)
+        return m._linear(a, ly["o"])
+
+    def _ffn(self, ly, h):
+        m = self.m
+        n2 = rms_norm(h, ly["mlp_norm"], m.eps)
+        return m._linear(torch.nn.functional.silu(m._linear(n2, ly["gate"])) * m._linear(n2, ly["up"]), ly["down"])
+
+    def _v_verify(self, ly, c, xg, layer):
+        """Spec §1.5 on the gen rows xg [G, D] of the layer input. Overwrites the whole gen V cache
+        with v_new, and returns (S, xhat_S, positions of S) with S the k = int(G*rho) least
+        similar gen indices (sorted), or None when k == 0."""
+        P, G = self.P, xg.shape[0]
+        xhat = rms_norm(xg, ly["attn_norm"], self.m.eps)
+        v_new = self._v(ly, xhat)
+        sim = torch.nn.functional.cosine_similarity(v_new, c["vg"], dim=-1, eps=1e-8)
+        assert sim.dtype == self.m.dtype
+        k = int(G * self.rho)
+        c["vg"] = v_new
+        if k == 0:
+            return None
+        S = torch.topk(sim, k, largest=False).indices
+        S = torch.sort(S).values
+        if k < G:
+            srt = torch.sort(sim).values.to(torch.float64)
+            gap = float(srt[k] - srt[k - 1])
+            self.min_gap = min(self.min_gap, gap)
+            if self.gap_limit is not None and gap < self.gap_limit:
+                raise Reject(f"V-verify similarity gap {gap:.3g} below {self.gap_limit}")
+        self.selections.append((self.n, layer, tuple(S.tolist())))
+        return S, xhat[S], S + P
+
+    # -- the forward --------------------------------------------------------------------------
+
+    def logits(self, ids):
+        m = self.m
+        ids = torch.as_tensor(ids, dtype=torch.long)
+        L, P = ids.shape[0], self.P
+        if self.L is None:
+            if not 0 < P < L:
+                raise ValueError(f"prompt length {P} and canvas length {L}")
+            self.L = L
+            self.cos, self.sin = rope_tables(L, m.Dh, m.theta, m.dtype)
+        elif L != self.L:
+            raise ValueError("the canvas length changed within one request")
+        self.n += 1
+        n = self.n
+        pos_p = torch.arange(0, P)
+        pos_g = torch.arange(P, L)
+        pos_all = torch.arange(0, L)
+        x = m.emb[ids]
+        cases = []
+        for li, ly in enumerate(m.layers):
+            c = self.cache[li]
+            rp = (n - 1) % self.Kp == 0 or li == 0
+            rg = (n - 1) % self.Kr == 0 or li == 0
+            if rp and rg:
+                # Case A: the uncached layer, storing everything.
+                cases.append("A")
+                n1 = rms_norm(x, ly["attn_norm"], m.eps)
+                q = self._proj(ly, n1, pos_all, "q")
+                k = self._proj(ly, n1, pos_all, "k")
+                v = self._v(ly, n1)
+                att = self._attn_out(ly, q, k, v)
+                h = x + att
+                f = self._ffn(ly, h)
+                c.update(kp=k[:, :P].clone(), kg=k[:, P:].clone(), vp=v[:P].clone(), vg=v[P:].clone(),
+                         ap=att[:P].clone(), ag=att[P:].clone(), fp=f[:P].clone(), fg=f[P:].clone())
+                x = h + f
+                continue
+            if rg:
+                # Case B: gen rows recomputed against cached prompt K, V; prompt attn/FFN reused.
+                cases.append("B")
+                n1g = rms_norm(x[P:], ly["attn_norm"], m.eps)
+                qg = self._proj(ly, n1g, pos_g, "q")
+                c["kg"] = self._proj(ly, n1g, pos_g, "k")
+                c["vg"] = self._v(ly, n1g)
+                K = torch.cat((c["kp"], c["kg"]), dim=1)
+                Vv = torch.cat((c["vp"], c["vg"]), dim=0)
+                c["ag"] = self._attn_out(ly, qg, K, Vv)
+                h = x + torch.cat((c["ap"], c["ag"]), dim=0)
+                c["fg"] = self._ffn(ly, h[P:])
+                x = h + torch.cat((c["fp"], c["fg"]), dim=0)
+                continue
+            sel = None
+            if rp:
+                # Case C: prompt rows recomputed; gen rows only through V-verify.
+                cases.append("C")
+                n1p = rms_norm(x[:P], ly["attn_norm"], m.eps)
+                qp = self._proj(ly, n1p, pos_p, "q")
+                c["kp"] = self._proj(ly, n1p, pos_p, "k")
+                c["vp"] = self._v(ly, n1p)
+                q = qp
+                if self.transfer:
+                    sel = self._v_verify(ly, c, x[P:], li)
+                    if sel is not None:
+                        S, xs, ps = sel
+                        c["kg"][:, S] = self._proj(ly, xs, ps, "k")
+                        q = torch.cat((qp, self._proj(ly, xs, ps, "q")), dim=1)
+                K = torch.cat((c["kp"], c["kg"]), dim=1)
+                Vv = torch.cat((c["vp"], c["vg"]), dim=0)
+                out = self._attn_out(ly, q, K, Vv)
+                c["ap"] = out[:P]
+                if sel is not None:
+                    c["ag"][S] = out[P:]
+                h = x + torch.cat((c["ap"], c["ag"]), dim=0)
+                rows = torch.cat((pos_p, ps)) if sel is not None else pos_p
+                f = self._ffn(ly, h[rows])
+                c["fp"] = f[:P]
+                if sel is not None:
+                    c["fg"][S] = f[P:]
+            else:
+                # Case D: reuse; the V-verify rows are recomputed.
+                cases.append("D")
+                if self.transfer:
+                    sel = self._v_verify(ly, c, x[P:], li)
+                    if sel is not None:
+                        S, xs, ps = sel
+                        c["kg"][:, S] = self._proj(ly, xs, ps, "k")
+                        qs = self._proj(ly, xs, ps, "q")
+                        K = torch.cat((c["kp"], c["kg"]), dim=1)
+                        Vv = torch.cat((c["vp"], c["vg"]), dim=0)
+                        c["ag"][S] = self._attn_out(ly, qs, K, Vv)
+                h = x + torch.cat((c["ap"], c["ag"]), dim=0)
+                if sel is not None:
+                    c["fg"][S] = self._ffn(ly, h[ps])
+            x = h + torch.cat((c["fp"], c["fg"]), dim=0)
+        self.layer_cases[n] = "".join(cases)
+        logits = m._linear(rms_norm(x, m.norm_f, m.eps), m.head)
+        if m.family == "dream":
+            logits = torch.cat((logits[:1], logits[:-1]), dim=0)
+        if self.check_uncached is not None:
+            ref = m.forward(ids)[1]
+            d = float((logits - ref).abs().max())
+            self.uncached_diff = max(self.uncached_diff, d)
+            self.uncached_bitwise = self.uncached_bitwise and torch.equal(logits, ref)
+            if d > self.check_uncached:
+                raise AssertionError(f"cached forward {n} ({self.layer_cases[n]}) differs from the uncached "
+                                     f"forward by {d:.3g} > {self.check_uncached}")
+        if n in self.capture:
+            self.captured[n] = logits.clone()
+        return logits
+
+
+class CachedModelLoop:
+    """A second, deliberately different implementation of the same dLLM-Cache semantics, used
+    only as a self-check of CachedModel: numpy float64, token by token, and organised by *sets*
+    instead of the four cases. In layer l of forward n it derives, from refresh_prompt /
+    refresh_gen and V-verify, the token sets whose V, K, attention output and FFN output are
+    recomputed, recomputes exactly those from this forward's layer input (K with RoPE at the
+    token's own position, attention as an explicit per-head softmax over every key), keeps the
+    stored values of every other token, and outputs x + attn + ffn per token."""
+
+    def __init__(self, model, prompt_len, prompt_interval, response_interval, transfer_ratio):
+        self.m = model
+        self.P, self.Kp, self.Kr, self.rho = prompt_len, prompt_interval, response_interval, transfer_ratio
+        self.n = 0
+        g = lambda t: None if t is None else t.detach().to(torch.float64).numpy()
+        self.w = [{k: g(v) for k, v in ly.items()} for ly in model.layers]
+        self.emb, self.norm_f, self.head = g(model.emb), g(model.norm_f), g(model.head)
+        self.store = [dict(k={}, v={}, a={}, f={}) for _ in model.layers]
+        self.selections = []
+
+    def _norm(self, x, w):
+        return x / np.sqrt(np.mean(x * x) + self.m.eps) * w
+
+    def _lin(self, x, w, b):
+        y = w @ x
+        return y if b is None else y + b
+
+    def _rope(self, x, pos):
+        # x: [heads, Dh]; rotate-half at absolute position pos, angles in float64
+        Dh = x.shape[-1]
+        inv = 1.0 / (self.m.theta ** (np.arange(0, Dh, 2, dtype=np.float64) / Dh))
+        ang = np.concatenate([pos * inv, pos * inv])
+        rot = np.concatenate([-x[:, Dh // 2:], x[:, :Dh // 2]], axis=-1)
+        return x * np.cos(ang) + rot * np.sin(ang)
+
+    def logits(self, ids):
+        m = self.m
+        ids = [int(v) for v in ids]
+        L, P = len(ids), self.P
+        G = L - P
+        self.n += 1
+        n = self.n
+        H, KV, Dh = m.H, m.KV, m.Dh
+        x = [self.emb[t].copy() for t in ids]
+        prompt, gen = list(range(P)), list(range(P, L))
+        for li, w in enumerate(self.w):
+            st = self.store[li]
+            rp = (n - 1) % self.Kp == 0 or li == 0
+            rg = (n - 1) % self.Kr == 0 or li == 0
+            xn = [self._norm(x[t], w["attn_norm"]) for t in range(L)]
+            v_set, k_set, a_set = set(), set(), set()
+            if rp:
+                v_set |= set(prompt); k_set |= set(prompt); a_set |= set(prompt)
+            if rg:
+                v_set |= set(gen); k_set |= set(gen); a_set |= set(gen)
+            elif self.rho > 0:
+                # V-verify: new V of every gen token against the stored one.
+                vnew = {t: self._lin(xn[t], w["v"], w["vb"]) for t in gen}
+                cos = []
+                for t in gen:
+                    a, b = vnew[t], st["v"][t].reshape(-1)
+                    cos.append((float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-8), t))
+                k = int(G * self.rho)
+                chosen = sorted(t for _, t in sorted(cos)[:k])
+                if k:
+                    self.selections.append((n, li, tuple(t - P for t in chosen)))
+                v_set |= set(gen); k_set |= set(chosen); a_set |= set(chosen)
+            for t in sorted(v_set):
+                st["v"][t] = self._lin(xn[t], w["v"], w["vb"]).reshape(KV, Dh)
+            for t in sorted(k_set):
+                st["k"][t] = self._rope(self._lin(xn[t], w["k"], w["kb"]).reshape(KV, Dh), t)
+            for t in sorted(a_set):
+                q = self._rope(self._lin(xn[t], w["q"], w["qb"]).reshape(H, Dh), t)
+                out = np.zeros((H, Dh))
+                for hh in range(H):
+                    kvh = hh // (H // KV)
+                    s = np.array([q[hh] @ st["k"][j][kvh] for j in range(L)]) / math.sqrt(Dh)
+                    e = np.exp(s - s.max())
+                    out[hh] = sum((e[j] / e.sum()) * st["v"][j][kvh] for j in range(L))
+                st["a"][t] = w["o"] @ out.reshape(H * Dh)
+            hs = [x[t] + st["a"][t] for t in range(L)]
+            for t in sorted(a_set):  # the FFN is recomputed exactly where the attention was
+                n2 = self._norm(hs[t], w["mlp_norm"])
+                gt = w["gate"] @ n2
+                st["f"][t] = w["down"] @ (gt / (1.0 + np.exp(-gt)) * (w["up"] @ n2))
+            x = [hs[t] + st["f"][t] for t in range(L)]
+        out = np.stack([self.head @ self._norm(x[t], self.norm_f) for t in range(L)])
+        if m.family == "dream":
+            out = np.concatenate([out[:1], out[:-1]], axis=0)
+        return out
+
+
+def check_cache_loop(family, model, prompt, gen_case, kp, kr, rho, tol=1e-5):
+    """Replays a float32 CachedModel generation through CachedModelLoop (float64): every forward's
+    logits within tol and the same V-verify selections. Returns the max logit difference."""
+    loop = CachedModelLoop(model, len(prompt), kp, kr, rho)
+    worst = [0.0]
+    r = CachedModel(model, len(prompt), kp, kr, rho)
+    orig = r.logits
+
+    def both(ids):
+        lg = orig(ids)
+        d = float(np.abs(lg.detach().double().numpy() - loop.logits(ids)).max())
+        worst[0] = max(worst[0], d)
+        if d > tol:
+            raise AssertionError(f"CachedModel and CachedModelLoop differ by {d:.3g} at forward {r.n}")
+        return lg
+
+    r.logits = both
+    if family == "llada":
+        llada_generate(r, prompt, *gen_case)
+    else:
+        dream_generate(r, prompt, *gen_case)
+    if r.selections != loop.selections:
+        raise AssertionError(f"CachedModel and CachedModelLoop select differently: {r.selections} vs {loop.selections}")
+    return worst[0]
+
+
+def schedule_cases(n_layers, n_forwards, prompt_interval, response_interval):
+    """{forward: case letters per layer} of the refresh schedule alone (spec §1.3)."""
+    out = {}
+    for n in range(1, n_forwards + 1):
+        s = ""
+        for li in range(n_layers):
+            rp = (n - 1) % prompt_interval == 0 or li == 0
+            rg = (n - 1) % response_interval == 0 or li == 0
+            s += "A" if rp and rg else "B" if rg else "C" if rp else "D"
+        out[n] = s
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 # Self-checks
 # ----------------------------------------------------------------------------------------------
 
@@ -734,6 +1146,254 @@ def forward_inputs(family, mask_id, eos_id):
     return [("prompt-and-masks", first), ("mixed-canvas", mixed)]
 
 
+# ----------------------------------------------------------------------------------------------
+# dLLM-Cache fixtures (--cache)
+# ----------------------------------------------------------------------------------------------
+
+MIN_SIM_GAP_DEFAULT = 1e-5  # cosine units: ~100x the float32 rounding of a cosine
+
+# Each case: name, the sampler case (as in LLADA_CASES / DREAM_CASES, without the name),
+# prompt_interval K_p, response_interval K_r, transfer_ratio rho, forwards whose logits are
+# recorded, the prompt lengths searched, and whether the generated ids must differ from the same
+# schedule with rho = 0 (see below).
+#
+# Why these sampler settings (see "dLLM-Cache" in the module docstring): a V-verify selection is
+# only reproducible when the k-th and (k+1)-th cosines are far apart. In these tiny models the
+# cosine of a token whose own input did not change since the previous forward is 1 - O(1e-6),
+# all within a few float32 ulps of each other, while a token decoded since the previous forward
+# has a cosine far from 1. So every V-verify forward must follow a step that decoded at least
+# k = int(G * rho) tokens: LLaDA steps = G / 4 for rho 0.25 and G / 2 for rho 0.5; Dream
+# max_new_tokens 17 (counts [4, 4, 4, 5] with 4 steps, [8, 9] with 2), because with 16 its first
+# step decodes int(16 * 0.24975) = 3 < 4 tokens. The "verify-4-of-N" cases decode more than k
+# tokens per step (LLaDA [6, 5, 5], Dream [5, 5, 6]), so the selection ranks the decoded tokens by
+# their cosines and leaves some of them stale. The rho = 0 case (no V-verify) keeps 16 steps.
+#
+# With K_p = 4, K_r = 2 case C never occurs ((n-1) % 4 == 0 implies (n-1) % 2 == 0), so the
+# all-cases run uses K_p = 2, K_r = 3: forwards 1 A, 2 D, 3 C, 4 B (layers >= 1; layer 0 is always A).
+#
+# Whether V-verify can change the generated ids: S holds only tokens decoded since the previous
+# forward, so V-verify rewrites only decoded rows and, in a C forward, the prompt features (the
+# prompt attends to the overwritten gen V). A LLaDA masked position's logits come from its own
+# hidden state, whose layer >= 1 features are refreshed only in A and B forwards, so in LLaDA
+# V-verify reaches a decision only through a C forward followed by a B forward (the K_p = 2,
+# K_r = 3 run); in the other LLaDA V-verify cases the ids equal those of rho = 0 by construction
+# (the check is off there). Dream's logits at position i come from hidden state i-1, often a
+# selected decoded token, so every Dream V-verify case is required to differ.
+LLADA_CACHE_CASES = [
+    ("rho0.25-kp4-kr2-two-blocks", (16, 8, 4), 4, 2, 0.25, (), (6, 10), False),
+    ("rho0.25-kp2-kr3-all-cases-f1A-f2D-f3C-f4B", (16, 16, 4), 2, 3, 0.25, (1, 2, 3, 4), (6, 6), True),
+    ("rho0.25-kp100-kr100-verify-4-of-6-then-5", (16, 16, 3), 100, 100, 0.25, (), (6, 10), False),
+    ("rho0-kp3-kr2-reuse-two-blocks", (16, 8, 16), 3, 2, 0.0, (), (6, 10), False),
+    ("rho0.5-kp100-kr100-verify-every-step", (16, 16, 2), 100, 100, 0.5, (), (6, 10), False),
+]
+DREAM_CACHE_CASES = [
+    ("rho0.25-kp4-kr2-maskgit-plus", (17, 4, "maskgit_plus"), 4, 2, 0.25, (), (6, 10), True),
+    ("rho0.25-kp2-kr3-all-cases-f1A-f2D-f3C-f4B-topk-margin", (17, 4, "topk_margin"), 2, 3, 0.25, (1, 2, 3, 4), (6, 6), True),
+    ("rho0.25-kp100-kr100-verify-4-of-5-topk-margin", (16, 3, "topk_margin"), 100, 100, 0.25, (), (6, 10), True),
+    ("rho0-kp3-kr2-reuse-entropy", (16, 16, "entropy"), 3, 2, 0.0, (), (6, 10), False),
+    ("rho0.5-kp100-kr100-verify-every-step-maskgit-plus", (17, 2, "maskgit_plus"), 100, 100, 0.5, (), (6, 10), True),
+]
+# The K_p = K_r = 1, rho = 0 case reuses the prompt and settings of this uncached case (index
+# into LLADA_CASES / DREAM_CASES); its prompt is found again by the same seeded search.
+CACHE_EQUALS_UNCACHED = {"llada": 1, "dream": 0}
+
+
+def cached_generate(family, model, prompt, gen_case, kp, kr, rho, limits=None, gap_limit=None, capture=(),
+                    check_uncached=None, logit_noise=None):
+    """One generation with dLLM-Cache; returns (x, counts, Margins, CachedModel)."""
+    r = CachedModel(model, len(prompt), kp, kr, rho, gap_limit=gap_limit, capture=capture,
+                    check_uncached=check_uncached)
+    if logit_noise is not None:
+        g, amp = torch.Generator().manual_seed(logit_noise[0]), logit_noise[1]
+        orig = r.logits
+        r.logits = lambda ids: orig(ids) + (torch.rand(len(ids), model.V, generator=g) * 2 - 1) * amp
+    if family == "llada":
+        x, counts, mg = llada_generate(r, prompt, *gen_case, limits=limits)
+    else:
+        x, counts, mg = dream_generate(r, prompt, *gen_case, limits=limits)
+    return x, counts, mg, r
+
+
+def accept_cached(family, model, model64, prompt, cc, limits, gap_limit, discriminate=True):
+    """The acceptance of a cached generation: margins and the similarity gap (float32, early
+    Reject), the float64 run (same tokens, counts and V-verify selections) and two runs with
+    the logits perturbed by +-5e-6. With discriminate, the generated ids must also hold at least
+    two distinct tokens, differ from the uncached generation and, when the case asks for it
+    (cc[7]), from the same schedule with rho = 0, so that the case on its own tells a cache from no
+    cache and V-verify from none.
+    Returns (x, counts, Margins, CachedModel)."""
+    _, gen_case, kp, kr, rho = cc[:5]
+    x, counts, mg, r = cached_generate(family, model, prompt, gen_case, kp, kr, rho, limits=limits,
+                                       gap_limit=gap_limit)
+    if discriminate:
+        if len(set(x[len(prompt):].tolist())) < 2:
+            raise Reject("a single generated token id")
+        if family == "llada":
+            xu = llada_generate(model, prompt, *gen_case)[0]
+        else:
+            xu = dream_generate(model, prompt, *gen_case)[0]
+        if torch.equal(xu, x):
+            raise Reject("same tokens as the uncached generation")
+        if cc[7] and torch.equal(cached_generate(family, model, prompt, gen_case, kp, kr, 0.0)[0], x):
+            raise Reject("same tokens as without V-verify")
+    x64, counts64, _, r64 = cached_generate(family, model64, prompt, gen_case, kp, kr, rho)
+    if not torch.equal(x, x64) or counts != counts64:
+        raise AssertionError(f"cached float32 and float64 runs disagree although the margins passed: {prompt}")
+    if r.selections != r64.selections:
+        raise AssertionError(f"cached float32 and float64 V-verify selections differ although the gap passed: {prompt}")
+    for seed in (1, 2):
+        xp, cp, _, _ = cached_generate(family, model, prompt, gen_case, kp, kr, rho, logit_noise=(seed, 5e-6))
+        if not torch.equal(xp, x) or cp != counts:
+            raise AssertionError(f"{cc[0]}: a perturbation of 5e-6 flips a decision despite the margins")
+    return x, counts, mg, r
+
+
+def cache_candidate_prompts(case_index, family, lengths):
+    rng = np.random.RandomState(7000 + 1000 * (1 if family == "llada" else 2) + case_index)
+    lo, hi = lengths
+    while True:
+        n = int(rng.randint(lo, hi + 1))
+        yield [int(v) for v in rng.randint(0, PROMPT_ID_LIMIT, size=n)]
+
+
+def cache_settings(family, gen_case, kp, kr, rho):
+    if family == "llada":
+        gen, blk, steps = gen_case
+        s = {"gen_length": gen, "block_length": blk, "steps": steps, "temperature": 0,
+             "remasking": "low_confidence"}
+    else:
+        new, steps, alg = gen_case
+        s = {"max_new_tokens": new, "steps": steps, "eps": 0.001, "temperature": 0, "alg": alg, "alg_temp": 0}
+    s.update({"prompt_interval": kp, "response_interval": kr, "transfer_ratio": float(rho)})
+    return s
+
+
+def cases_note(r, n_layers, G, rho):
+    per = " ".join(f"{n}{cs[1:] if len(set(cs[1:])) == 1 else '(' + cs[1:] + ')'}"
+                   for n, cs in sorted(r.layer_cases.items()))
+    k = int(G * rho)
+    s = (f"layer cases of layers 1..{n_layers - 1} per forward (layer 0 is always A): {per}. ")
+    if k > 0:
+        s += f"V-verify in C and D with k = int({G} * {rho:g}) = {k}."
+    else:
+        s += "transfer_ratio 0: no V-verify, min_similarity_gap is 0 (no selection made)."
+    return s
+
+
+def check_cache_static(model, ids, P):
+    """Self-check: on an unchanged canvas every layer case reproduces the uncached forward (the
+    cached features equal the fresh ones), so forwards 1..6 must match Model.forward for any
+    schedule and transfer ratio; with K_p = 1 and rho = 1 the same holds on a changing canvas
+    (case C with S = every gen token is the full computation)."""
+    worst = 0.0
+    for kp, kr, rho in ((3, 2, 0.25), (3, 2, 0.0), (4, 2, 1.0), (100, 100, 0.5), (2, 3, 0.5)):
+        r = CachedModel(model, P, kp, kr, rho, check_uncached=1e-6)
+        for _ in range(6):
+            r.logits(ids)
+        got = set("".join(v[1:] for v in r.layer_cases.values()))
+        if kp == 3 and kr == 2 and got != set("ABCD"):
+            raise AssertionError(f"static self-check covered cases {got}, want A-D")
+        worst = max(worst, r.uncached_diff)
+    # Changing canvas, K_p = 1, rho = 1: every layer >= 1 is case C recomputing every gen row.
+    rng = np.random.RandomState(11)
+    r = CachedModel(model, P, 1, 1000, 1.0, check_uncached=1e-6)
+    cur = list(ids)
+    for _ in range(6):
+        r.logits(cur)
+        j = P + int(rng.randint(0, len(ids) - P))
+        cur[j] = int(rng.randint(0, PROMPT_ID_LIMIT))
+    if set("".join(v[1:] for v in r.layer_cases.values())) != {"C"} | ({"A"} if 1 in r.layer_cases else set()):
+        raise AssertionError(f"rho=1 self-check: unexpected cases {r.layer_cases}")
+    return max(worst, r.uncached_diff)
+
+
+def build_cache_fixture(args, family, model, model64):
+    limits = (args.min_margin, args.min_rel_gap)
+    cases = LLADA_CACHE_CASES if family == "llada" else DREAM_CACHE_CASES
+    out = []
+    for ci, cc in enumerate(cases):
+        name, gen_case, kp, kr, rho, capture, lengths, _ = cc
+        gen = cache_candidate_prompts(ci, family, lengths)
+        reasons = {}
+        for attempt in range(args.max_tries):
+            prompt = next(gen)
+            try:
+                x, counts, mg, r = accept_cached(family, model, model64, prompt, cc, limits, args.min_sim_gap)
+            except Reject as e:
+                key = "similarity gap" if "similarity gap" in str(e) else str(e)
+                reasons[key] = reasons.get(key, 0) + 1
+                continue
+            break
+        else:
+            raise SystemExit(f"{family} cached case {name}: no prompt passed in {args.max_tries} tries ({reasons})")
+        loop_diff = check_cache_loop(family, model, prompt, gen_case, kp, kr, rho)
+        G = len(x) - len(prompt)
+        k = int(G * rho)
+        if family == "dream":
+            new, steps, _ = gen_case
+            if counts != dream_counts(new, steps) or counts != dream_counts(new, steps, exact=True):
+                raise AssertionError(f"Dream schedule {counts} depends on float32 rounding")
+        want = schedule_cases(model.n_layers, len(counts), kp, kr)
+        if r.layer_cases != want:
+            raise AssertionError(f"{name}: layer cases {r.layer_cases} != schedule {want}")
+        if rho > 0 and 0 < k < G:
+            n_sel = sum(1 for v in want.values() for cs in v if cs in "CD")
+            if len(r.selections) != n_sel or not math.isfinite(r.min_gap):
+                raise AssertionError(f"{name}: {len(r.selections)} V-verify selections, want {n_sel}")
+            gap = r.min_gap
+        else:
+            if r.selections:
+                raise AssertionError(f"{name}: selections without transfer")
+            gap = 0.0
+        entry = {"name": name, "prompt_ids": list(prompt), "settings": cache_settings(family, gen_case, kp, kr, rho),
+                 "cases": cases_note(r, model.n_layers, G, rho), "transfer_counts": counts,
+                 "generated_ids": x[len(prompt):].tolist(), "min_margin": mg.min_margin(),
+                 "min_similarity_gap": gap}
+        if capture:
+            xc, cc_counts, _, rc = cached_generate(family, model, prompt, gen_case, kp, kr, rho, capture=capture)
+            if not torch.equal(xc, x) or cc_counts != counts:
+                raise AssertionError("capture rerun differs")
+            if {rc.layer_cases[n][1] for n in capture} != set("ABCD") or rc.layer_cases[1] != "A" * model.n_layers:
+                raise AssertionError(f"{name}: captured forwards {[rc.layer_cases[n] for n in capture]} miss a case")
+            entry["step_logits"] = [{"forward": n, "logits": rc.captured[n].reshape(-1).tolist()} for n in capture]
+        print(f"[{family}] cached {name}: prompt try {attempt} (rejected: {reasons}), len {len(prompt)}, "
+              f"counts {counts}, min_margin {mg.min_margin():.4g} (argmax gap {mg.argmax_gap:.4g}, selection "
+              f"{mg.select:.4g}, relative {mg.select_rel:.4g}), min_similarity_gap {gap:.4g}, "
+              f"{len(r.selections)} selections; float64 loop implementation agrees to {loop_diff:.3g}", file=sys.stderr)
+        out.append(entry)
+
+    # K_p = K_r = 1, rho = 0: the uncached case's prompt and settings; every forward must equal
+    # the uncached forward and the generation the uncached one.
+    ui = CACHE_EQUALS_UNCACHED[family]
+    ucase = (LLADA_CASES if family == "llada" else DREAM_CASES)[ui]
+    prompt, ux, ucounts, umg, _ = search_generation(family, model, model64, ui, ucase, limits, args.max_tries)
+    cc = (f"kp1-kr1-rho0-equals-uncached-{ucase[0]}", ucase[1:], 1, 1, 0.0, (), None, False)
+    x, counts, mg, r = cached_generate(family, model, prompt, ucase[1:], 1, 1, 0.0, limits=limits,
+                                       check_uncached=1e-6)
+    if not torch.equal(x, ux) or counts != ucounts:
+        raise AssertionError("K_p = K_r = 1, rho = 0: the cached generation differs from the uncached one")
+    accept_cached(family, model, model64, prompt, cc, limits, args.min_sim_gap, discriminate=False)
+    check_cache_loop(family, model, prompt, ucase[1:], 1, 1, 0.0)
+    if args.uncached_fixture:
+        with open(args.uncached_fixture) as f:
+            ufix = json.load(f)
+        uc = [g for g in ufix["generate"] if g["name"] == ucase[0]][0]
+        if uc["prompt_ids"] != list(prompt) or uc["generated_ids"] != x[len(prompt):].tolist() \
+                or uc["transfer_counts"] != counts:
+            raise AssertionError(f"K_p = K_r = 1 case differs from {args.uncached_fixture} case {ucase[0]}")
+    G = len(x) - len(prompt)
+    out.append({"name": cc[0], "prompt_ids": list(prompt), "settings": cache_settings(family, ucase[1:], 1, 1, 0.0),
+                "cases": cases_note(r, model.n_layers, G, 0.0) + f" Every forward equals the uncached forward "
+                         f"(in this reference: {'bitwise' if r.uncached_bitwise else 'max diff %.3g' % r.uncached_diff}); prompt, "
+                         f"settings and generated_ids are those of the uncached case {ucase[0]}.",
+                "transfer_counts": counts, "generated_ids": x[len(prompt):].tolist(), "min_margin": mg.min_margin(),
+                "min_similarity_gap": 0.0})
+    print(f"[{family}] cached {cc[0]}: equals the uncached case {ucase[0]} "
+          f"({'bitwise' if r.uncached_bitwise else 'max diff %.3g' % r.uncached_diff}), min_margin {mg.min_margin():.4g}",
+          file=sys.stderr)
+    return out
+
+
 def fmt_float(v):
     v = float(v)
     if not math.isfinite(v):
@@ -782,6 +1442,13 @@ def main():
     ap.add_argument("--min-margin", type=float, default=MIN_MARGIN_DEFAULT)
     ap.add_argument("--min-rel-gap", type=float, default=MIN_REL_GAP_DEFAULT)
     ap.add_argument("--max-tries", type=int, default=20000)
+    ap.add_argument("--cache", action="store_true",
+                    help="write the dLLM-Cache fixture (cached_generate) instead of the uncached one")
+    ap.add_argument("--min-sim-gap", type=float, default=MIN_SIM_GAP_DEFAULT,
+                    help="--cache: smallest accepted gap between the k-th and (k+1)-th V-verify cosine")
+    ap.add_argument("--uncached-fixture", default="",
+                    help="--cache: the uncached fixture of the same checkpoint; the K_p = K_r = 1 case is "
+                         "checked against its generation")
     args = ap.parse_args()
 
     torch.set_num_threads(1)
@@ -804,6 +1471,22 @@ def main():
     herr, lerr = self_check(model, model64, finputs[1][1])
     print(f"[{family}] self-checks passed; float32 vs float64 forward: hidden {herr:.3g}, logits {lerr:.3g}",
           file=sys.stderr)
+    checkpoint = {"family": family, "seed": args.seed, "d_model": model.D, "layers": model.n_layers,
+                  "heads": model.H, "kv_heads": model.KV, "mlp": model.I, "vocab": model.V,
+                  "model_sha256": sha256_file(single)}
+
+    if args.cache:
+        cerr = check_cache_static(model, finputs[1][1], 6)
+        print(f"[{family}] dLLM-Cache self-checks passed (max logit diff to the uncached forward {cerr:.3g})",
+              file=sys.stderr)
+        fixture = {
+            "generator": "hack/parity/reference.py",
+            "torch_version": torch.__version__,
+            "checkpoint": checkpoint,
+            "cached_generate": build_cache_fixture(args, family, model, model64),
+        }
+        write_fixture(fixture, args.out, family)
+        return
 
     forward = []
     for name, ids in finputs:
@@ -848,20 +1531,22 @@ def main():
     fixture = {
         "generator": "hack/parity/reference.py",
         "torch_version": torch.__version__,
-        "checkpoint": {"family": family, "seed": args.seed, "d_model": model.D, "layers": model.n_layers,
-                       "heads": model.H, "kv_heads": model.KV, "mlp": model.I, "vocab": model.V,
-                       "model_sha256": sha256_file(single)},
+        "checkpoint": checkpoint,
         "forward": forward,
         "generate": generate,
     }
+    write_fixture(fixture, args.out, family)
+
+
+def write_fixture(fixture, out, family):
     text = to_json(fixture) + "\n"
     json.loads(text)  # well-formed
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
-    os.replace(tmp, args.out)
-    print(f"[{family}] wrote {args.out} ({len(text)} bytes)", file=sys.stderr)
+    os.replace(tmp, out)
+    print(f"[{family}] wrote {out} ({len(text)} bytes)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the parity fixtures runtime/parity/testdata/{llada,dream}.json: builds the two tiny
-# test checkpoints with the project's testmodel command and runs the independent PyTorch
-# reference (hack/parity/reference.py) on each. Deterministic: the same flags give
-# byte-identical checkpoints, and the reference's prompt search is seeded.
+# Regenerates the parity fixtures runtime/parity/testdata/{llada,dream}.json and the dLLM-Cache
+# fixtures runtime/parity/testdata/{llada,dream}-cache.json: builds the two tiny test checkpoints
+# with the project's testmodel command and runs the independent PyTorch reference
+# (hack/parity/reference.py) on each, once uncached and once with --cache. Deterministic: the
+# same flags give byte-identical checkpoints, and the reference's prompt searches are seeded.
 #
 # Usage (from anywhere):  hack/parity/regen.sh
 # Needs Go and Debian's /usr/bin/python3 with python3-torch (1.13) and python3-numpy.
@@ -34,4 +35,11 @@ go run ./cmd/dllm-runtime testmodel --family dream --out "$tmp/dream" "${dream_f
 "$PYTHON" hack/parity/reference.py --checkpoint "$tmp/llada" --family llada "${llada_flags[@]}" --out "$out/llada.json"
 "$PYTHON" hack/parity/reference.py --checkpoint "$tmp/dream" --family dream "${dream_flags[@]}" --out "$out/dream.json"
 
-ls -l "$out"/llada.json "$out"/dream.json
+# dLLM-Cache fixtures on the same checkpoints; the K_p = K_r = 1 case is checked against the
+# uncached fixture written just above.
+"$PYTHON" hack/parity/reference.py --checkpoint "$tmp/llada" --family llada "${llada_flags[@]}" --cache \
+	--uncached-fixture "$out/llada.json" --out "$out/llada-cache.json"
+"$PYTHON" hack/parity/reference.py --checkpoint "$tmp/dream" --family dream "${dream_flags[@]}" --cache \
+	--uncached-fixture "$out/dream.json" --out "$out/dream-cache.json"
+
+ls -l "$out"/llada.json "$out"/dream.json "$out"/llada-cache.json "$out"/dream-cache.json

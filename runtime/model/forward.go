@@ -127,7 +127,7 @@ func (m *Model) run(ctx context.Context, canvas [][]int, pad []int, seqLen, from
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := m.block(&m.blocks[i], act, lay); err != nil {
+		if err := m.block(&m.blocks[i], act, lay, act.scratch()); err != nil {
 			return nil, fmt.Errorf("block %d: %w", i, err)
 		}
 		if err := observe(hook, i+1, act.x); err != nil {
@@ -140,6 +140,20 @@ func (m *Model) run(ctx context.Context, canvas [][]int, pad []int, seqLen, from
 // logitsOf gathers the residual rows src of x into scratch (at least len(src) rows), normalises
 // them and returns their logits.
 func (m *Model) logitsOf(x, scratch *tensor.Tensor, src []int) ([]float32, error) {
+	logits, err := m.b.Alloc(tensor.F32, len(src), m.arch.Vocab)
+	if err != nil {
+		return nil, fmt.Errorf("allocate logits: %w", err)
+	}
+	defer func() { _ = tensor.Release(m.b, logits) }()
+	return m.logitsInto(logits, x, scratch, src)
+}
+
+// logitsInto is logitsOf writing into logits (at least len(src) rows of V) on the backend.
+func (m *Model) logitsInto(logits, x, scratch *tensor.Tensor, src []int) ([]float32, error) {
+	logits, err := logits.Rows(0, len(src))
+	if err != nil {
+		return nil, err
+	}
 	n, err := scratch.Rows(0, len(src))
 	if err != nil {
 		return nil, err
@@ -150,11 +164,6 @@ func (m *Model) logitsOf(x, scratch *tensor.Tensor, src []int) ([]float32, error
 	if err := m.b.RMSNorm(n, n, m.finalNorm, m.arch.NormEps); err != nil {
 		return nil, fmt.Errorf("final norm: %w", err)
 	}
-	logits, err := m.b.Alloc(tensor.F32, len(src), m.arch.Vocab)
-	if err != nil {
-		return nil, fmt.Errorf("allocate logits: %w", err)
-	}
-	defer func() { _ = tensor.Release(m.b, logits) }()
 	if err := m.b.MatMul(logits, n, m.head); err != nil {
 		return nil, fmt.Errorf("lm head: %w", err)
 	}
@@ -171,8 +180,20 @@ func observe(hook Hook, layer int, x *tensor.Tensor) error {
 	return nil
 }
 
-// block runs one transformer block in place on act.x.
-func (m *Model) block(blk *block, act *activations, lay rowLayout) error {
+// outputs are where a block writes the features dLLM-Cache keeps: K after RoPE and V (M,
+// Hkv·Dh), the attention output after the output projection and the MLP output (M, D). The
+// exact path points them at scratch buffers; a cached session at its feature storage.
+type outputs struct {
+	k, v, attn, ffn *tensor.Tensor
+}
+
+// scratch returns outputs that point at act's own buffers.
+func (act *activations) scratch() outputs {
+	return outputs{k: act.k, v: act.v, attn: act.out, ffn: act.out}
+}
+
+// block runs one transformer block over every row, in place on act.x.
+func (m *Model) block(blk *block, act *activations, lay rowLayout, out outputs) error {
 	b, a := m.b, m.arch
 	if err := b.RMSNorm(act.n, act.x, blk.attnNorm, a.NormEps); err != nil {
 		return fmt.Errorf("attention norm: %w", err)
@@ -181,14 +202,9 @@ func (m *Model) block(blk *block, act *activations, lay rowLayout) error {
 		name      string
 		dst, w, c *tensor.Tensor
 		heads     int
-	}{{"q", act.q, blk.q, blk.qb, a.Heads}, {"k", act.k, blk.k, blk.kb, a.KVHeads}, {"v", act.v, blk.v, blk.vb, 0}} {
-		if err := b.MatMul(p.dst, act.n, p.w); err != nil {
+	}{{"q", act.q, blk.q, blk.qb, a.Heads}, {"k", out.k, blk.k, blk.kb, a.KVHeads}, {"v", out.v, blk.v, blk.vb, 0}} {
+		if err := project(b, p.dst, act.n, p.w, p.c); err != nil {
 			return fmt.Errorf("%s projection: %w", p.name, err)
-		}
-		if p.c != nil {
-			if err := b.AddBias(p.dst, p.dst, p.c); err != nil {
-				return fmt.Errorf("%s bias: %w", p.name, err)
-			}
 		}
 		if p.heads > 0 {
 			if err := rope(b, p.dst, p.heads, a.HeadDim, lay.positions, a.RopeTheta); err != nil {
@@ -196,16 +212,33 @@ func (m *Model) block(blk *block, act *activations, lay rowLayout) error {
 			}
 		}
 	}
-	if err := m.attention(act, lay); err != nil {
+	if err := m.attention(act.att, act.q, out.k, out.v, lay); err != nil {
 		return err
 	}
-	if err := b.MatMul(act.out, act.att, blk.o); err != nil {
+	if err := b.MatMul(out.attn, act.att, blk.o); err != nil {
 		return fmt.Errorf("output projection: %w", err)
 	}
-	if err := b.Add(act.x, act.x, act.out); err != nil {
+	if err := b.Add(act.x, act.x, out.attn); err != nil {
 		return fmt.Errorf("attention residual: %w", err)
 	}
-	return m.mlp(blk, act)
+	if err := m.mlp(blk, act.n, act.x, act.gate, act.up, out.ffn); err != nil {
+		return err
+	}
+	if err := b.Add(act.x, act.x, out.ffn); err != nil {
+		return fmt.Errorf("mlp residual: %w", err)
+	}
+	return nil
+}
+
+// project computes dst = x·wᵀ (+ bias when bias is not nil).
+func project(b tensor.Backend, dst, x, w, bias *tensor.Tensor) error {
+	if err := b.MatMul(dst, x, w); err != nil {
+		return err
+	}
+	if bias != nil {
+		return b.AddBias(dst, dst, bias)
+	}
+	return nil
 }
 
 func rope(b tensor.Backend, x *tensor.Tensor, heads, headDim int, positions []int, theta float64) error {
@@ -216,50 +249,57 @@ func rope(b tensor.Backend, x *tensor.Tensor, heads, headDim int, positions []in
 	return b.RoPE(v, positions, theta)
 }
 
-// attention runs each row's bidirectional attention over its own keys.
-func (m *Model) attention(act *activations, lay rowLayout) error {
-	a, l := m.arch, lay.seqLen
+// attention runs each sequence's bidirectional attention over its own keys: q and att (M,
+// H·Dh), k and v (M, Hkv·Dh), all rows of every sequence.
+func (m *Model) attention(att, q, k, v *tensor.Tensor, lay rowLayout) error {
+	l := lay.seqLen
 	for r, mask := range lay.keyMasks {
-		views := make([]*tensor.Tensor, 4)
-		for i, src := range []struct {
-			t     *tensor.Tensor
-			heads int
-		}{{act.att, a.Heads}, {act.q, a.Heads}, {act.k, a.KVHeads}, {act.v, a.KVHeads}} {
-			rows, err := src.t.Rows(r*l, (r+1)*l)
-			if err != nil {
-				return fmt.Errorf("attention row %d: %w", r, err)
-			}
-			if views[i], err = rows.Reshape(l, src.heads, a.HeadDim); err != nil {
-				return fmt.Errorf("attention row %d: %w", r, err)
-			}
-		}
-		if err := m.b.Attention(views[0], views[1], views[2], views[3], mask); err != nil {
+		if err := m.attend(att, q, r*l, (r+1)*l, k, v, r*l, (r+1)*l, mask); err != nil {
 			return fmt.Errorf("attention row %d: %w", r, err)
 		}
 	}
 	return nil
 }
 
-// mlp adds the SwiGLU MLP of the normalised residual to act.x.
-func (m *Model) mlp(blk *block, act *activations) error {
+// attend runs attention for query rows [q0, q1) of q (writing the same rows of att) over key
+// rows [k0, k1) of k and v, with keyMask over the keys (nil: all visible).
+func (m *Model) attend(att, q *tensor.Tensor, q0, q1 int, k, v *tensor.Tensor, k0, k1 int, keyMask []bool) error {
+	a := m.arch
+	views := make([]*tensor.Tensor, 4)
+	for i, src := range []struct {
+		t      *tensor.Tensor
+		lo, hi int
+		heads  int
+	}{{att, q0, q1, a.Heads}, {q, q0, q1, a.Heads}, {k, k0, k1, a.KVHeads}, {v, k0, k1, a.KVHeads}} {
+		rows, err := src.t.Rows(src.lo, src.hi)
+		if err != nil {
+			return err
+		}
+		if views[i], err = rows.Reshape(src.hi-src.lo, src.heads, a.HeadDim); err != nil {
+			return err
+		}
+	}
+	return m.b.Attention(views[0], views[1], views[2], views[3], keyMask)
+}
+
+// mlp computes out = Down(silu(Gate n)·Up n) with n = RMSNorm(x)·w_ffn_norm, using n, gate
+// and up as scratch; every tensor has the same number of rows.
+func (m *Model) mlp(blk *block, n, x, gate, up, out *tensor.Tensor) error {
 	b := m.b
-	if err := b.RMSNorm(act.n, act.x, blk.ffnNorm, m.arch.NormEps); err != nil {
+	if err := b.RMSNorm(n, x, blk.ffnNorm, m.arch.NormEps); err != nil {
 		return fmt.Errorf("mlp norm: %w", err)
 	}
-	if err := b.MatMul(act.gate, act.n, blk.gate); err != nil {
+	if err := b.MatMul(gate, n, blk.gate); err != nil {
 		return fmt.Errorf("gate projection: %w", err)
 	}
-	if err := b.MatMul(act.up, act.n, blk.up); err != nil {
+	if err := b.MatMul(up, n, blk.up); err != nil {
 		return fmt.Errorf("up projection: %w", err)
 	}
-	if err := b.SiLUMul(act.gate, act.gate, act.up); err != nil {
+	if err := b.SiLUMul(gate, gate, up); err != nil {
 		return fmt.Errorf("mlp activation: %w", err)
 	}
-	if err := b.MatMul(act.out, act.gate, blk.down); err != nil {
+	if err := b.MatMul(out, gate, blk.down); err != nil {
 		return fmt.Errorf("down projection: %w", err)
-	}
-	if err := b.Add(act.x, act.x, act.out); err != nil {
-		return fmt.Errorf("mlp residual: %w", err)
 	}
 	return nil
 }

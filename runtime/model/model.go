@@ -86,17 +86,31 @@ func (a Arch) Validate() error {
 	return errors.Join(errs...)
 }
 
-// FLOPs returns the floating-point operations of one forward pass over one row of seqLen
-// positions: 2 per multiply-add of every projection, the attention scores and the weighted
-// sum, and the LM head. Norms, RoPE and activations are left out (they are O(L·D)).
-func (a Arch) FLOPs(seqLen int) int64 {
-	l, d := int64(seqLen), int64(a.Hidden)
-	q, kv, i := int64(a.Heads*a.HeadDim), int64(a.KVHeads*a.HeadDim), int64(a.Intermediate)
-	proj := 2 * l * d * (q + 2*kv + q) // q, k, v in; attention output back to d
-	mlp := 2 * l * d * 3 * i           // gate, up, down
-	attn := 2 * 2 * l * l * q          // scores and weighted sum, every head
-	return int64(a.Layers)*(proj+mlp+attn) + 2*l*d*int64(a.Vocab)
+// FLOPs returns the floating-point operations of one reference forward pass over one row of
+// seqLen positions, with logits at every position as the reference computes them (and as the
+// dLLM-Cache paper counts): 2 per multiply-add of every projection, the attention scores and
+// the weighted sum, and the LM head. Norms, RoPE and activations are left out (O(L·D)).
+func (a Arch) FLOPs(seqLen int) int64 { return a.ExactFLOPs(seqLen, 0) }
+
+// ExactFLOPs is FLOPs for the exact path of Model.Logits, which runs the LM head only on the
+// seqLen−from positions whose logits are asked for.
+func (a Arch) ExactFLOPs(seqLen, from int) int64 {
+	return int64(a.Layers)*a.BlockFLOPs(seqLen, seqLen) + int64(seqLen-from)*a.HeadFLOPs()
 }
+
+// BlockFLOPs returns one block's FLOPs for rows query rows that attend over keys keys:
+// the q, k, v and output projections and the MLP of those rows, and their attention products.
+func (a Arch) BlockFLOPs(rows, keys int) int64 {
+	r, d := int64(rows), int64(a.Hidden)
+	q, kv, i := int64(a.Heads*a.HeadDim), int64(a.KVHeads*a.HeadDim), int64(a.Intermediate)
+	proj := 2 * r * d * (2*q + 2*kv) // q, k, v in; attention output back to d
+	mlp := 2 * r * d * 3 * i         // gate, up, down
+	attn := 4 * r * int64(keys) * q  // scores and weighted sum, every head
+	return proj + mlp + attn
+}
+
+// HeadFLOPs returns the LM head's FLOPs for one position.
+func (a Arch) HeadFLOPs() int64 { return 2 * int64(a.Hidden) * int64(a.Vocab) }
 
 // LayerNames are the checkpoint names of one block's tensors. The bias names are empty for a
 // network without q/k/v biases.

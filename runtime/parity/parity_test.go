@@ -115,7 +115,7 @@ func setup(t *testing.T, family string) (*fixture, *weights.Checkpoint) {
 }
 
 // backends are every CPU implementation the parity tests run on.
-func backends() []tensor.Backend { return []tensor.Backend{cpu.New()} }
+func backends() []tensor.Backend { return []tensor.Backend{cpu.NewReference(), cpu.New()} }
 
 func TestForwardParity(t *testing.T) {
 	for _, family := range []string{"llada", "dream"} {

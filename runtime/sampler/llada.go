@@ -82,6 +82,10 @@ type lladaRun struct {
 	workers int // the most goroutines predicting positions
 
 	cond, uncond [][]float32 // this step's logits; uncond is nil without CFG
+	un           Denoiser    // the denoiser of the unconditional passes
+	guided       int         // steps run with guidance, for the CFG cache schedule
+	residual     [][]float32 // cond − un of the last unconditional pass (response region)
+	reused       bool        // this step reuses residual instead of an unconditional pass
 }
 
 // block runs the steps of block k and returns how many it ran. first is the global index of
@@ -92,6 +96,9 @@ func (r *lladaRun) block(ctx context.Context, k, perBlock, first int, onStep Ste
 	counts := make([][]int, len(r.c.rows))
 	for b := range r.c.rows {
 		counts[b] = transferCounts(len(r.c.masked(b, lo, hi, r.o.MaskID)), perBlock)
+	}
+	if bs, ok := r.d.(BlockStarter); ok {
+		bs.StartBlock()
 	}
 	for i := range perBlock {
 		if r.o.Threshold > 0 && r.blockDone(lo, hi) {
@@ -160,6 +167,18 @@ func (r *lladaRun) forward(ctx context.Context) error {
 	if err != nil || r.o.CFGScale == 0 {
 		return err
 	}
+	r.guided++
+	n, k := r.guided, r.o.CFGInterval
+	r.reused = k > 1 && (n-1)%k != 0 && n > 5 && r.residual != nil
+	if r.reused {
+		return nil
+	}
+	if r.un == nil {
+		r.un = r.d
+		if g, ok := r.d.(GuidedDenoiser); ok {
+			r.un = g.Unconditional()
+		}
+	}
 	un := make([][]int, len(r.c.rows))
 	for b, row := range r.c.rows {
 		un[b] = make([]int, len(row))
@@ -168,14 +187,33 @@ func (r *lladaRun) forward(ctx context.Context) error {
 			un[b][i] = r.o.MaskID
 		}
 	}
-	r.uncond, err = r.c.logits(ctx, r.d, un)
-	return err
+	if r.uncond, err = r.c.logits(ctx, r.un, un); err != nil {
+		return err
+	}
+	if r.o.CFGInterval > 1 {
+		r.residual = make([][]float32, len(r.cond))
+		for b := range r.cond {
+			r.residual[b] = make([]float32, len(r.cond[b]))
+			for i, c := range r.cond[b] {
+				r.residual[b][i] = c - r.uncond[b][i]
+			}
+		}
+	}
+	return nil
 }
 
 // positionLogits returns the logits of position p of row b, combined for CFG as
 // un + (s+1)·(cond − un) in float32, the logits' dtype in the reference.
 func (r *lladaRun) positionLogits(b, p int) []float32 {
 	l := r.c.at(r.cond[b], p)
+	if r.reused {
+		res := r.c.at(r.residual[b], p)
+		s := float32(r.o.CFGScale + 1)
+		for i := range l {
+			l[i] = (l[i] - res[i]) + s*res[i]
+		}
+		return l
+	}
 	if r.uncond != nil {
 		un := r.c.at(r.uncond[b], p)
 		s := float32(r.o.CFGScale + 1)

@@ -637,3 +637,69 @@ func TestParse(t *testing.T) {
 		t.Errorf("Algorithm(-1).String() = %q", got)
 	}
 }
+
+// blockCounter records at which Logits call each block started.
+type blockCounter struct {
+	*fakeDenoiser
+	starts []int
+}
+
+func (b *blockCounter) StartBlock() { b.starts = append(b.starts, len(b.calls)) }
+
+func TestLLaDAStartsBlocks(t *testing.T) {
+	d := &blockCounter{fakeDenoiser: randomLogits(testVocab, 2, 3)}
+	// gen 8 in blocks of 2 with 8 steps: 4 blocks of 2 steps each.
+	if _, err := LLaDA(context.Background(), d, [][]int{{1, 2, 3}}, lladaOpts(8, 8, 2), nil); err != nil {
+		t.Fatalf("LLaDA: %v", err)
+	}
+	if want := []int{0, 2, 4, 6}; !slices.Equal(d.starts, want) {
+		t.Errorf("blocks started before calls %v, want %v", d.starts, want)
+	}
+}
+
+// guided routes unconditional passes to a denoiser of their own.
+type guided struct {
+	*fakeDenoiser
+	un *fakeDenoiser
+}
+
+func (g *guided) Unconditional() Denoiser { return g.un }
+
+// The CFG cache runs the unconditional pass at steps 1-5 and then every CFGInterval steps, and
+// reuses the guidance residual in between: with logits that do not change between steps the
+// result is the one of an unconditional pass every step.
+func TestLLaDACFGCache(t *testing.T) {
+	fn := func(canvas [][]int, b, _ int, out []float32) {
+		if canvas[b][0] == testMask {
+			out[0], out[1] = 0, 1.5
+			return
+		}
+		out[0], out[1] = 1, 1.2
+	}
+	prompts := [][]int{{3, 4}, {5}}
+	every, err := LLaDA(context.Background(), &fakeDenoiser{vocab: testVocab, fn: fn}, prompts,
+		lladaOpts(10, 10, 10, func(o *LLaDAOptions) { o.CFGScale = 1 }), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &guided{fakeDenoiser: &fakeDenoiser{vocab: testVocab, fn: fn}, un: &fakeDenoiser{vocab: testVocab, fn: fn}}
+	cached, err := LLaDA(context.Background(), d, prompts,
+		lladaOpts(10, 10, 10, func(o *LLaDAOptions) { o.CFGScale = 1; o.CFGInterval = 3 }), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unconditional passes at steps 1, 2, 3, 4, 5, 7 and 10.
+	if len(d.calls) != 10 || len(d.un.calls) != 7 || cached.Forwards != 17 {
+		t.Errorf("conditional calls %d, unconditional %d, forwards %d; want 10, 7, 17", len(d.calls), len(d.un.calls), cached.Forwards)
+	}
+	for _, c := range d.un.calls {
+		if c.canvas[0][0] != testMask {
+			t.Errorf("an unconditional call saw the prompt %v", c.canvas[0])
+		}
+	}
+	for b := range every.Generated {
+		if !slices.Equal(cached.Generated[b], every.Generated[b]) {
+			t.Errorf("row %d: CFG cache generated %v, every-step guidance %v", b, cached.Generated[b], every.Generated[b])
+		}
+	}
+}

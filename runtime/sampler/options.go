@@ -106,8 +106,14 @@ type LLaDAOptions struct {
 	Temperature float64
 	// CFGScale is the classifier-free guidance scale s; 0 turns guidance off. With s > 0 every
 	// step runs a second forward with the prompt replaced by masks, and the logits become
-	// un + (s+1)·(cond − un).
+	// un + (s+1)·(cond − un). The unconditional pass runs on the denoiser's Unconditional()
+	// when it implements [GuidedDenoiser] (a feature cache of its own), else on the denoiser.
 	CFGScale float64
+	// CFGInterval is the reference's CFG cache: the unconditional pass runs only at steps n
+	// (counted from 1) with (n−1) mod CFGInterval == 0 or n ≤ 5, and the other steps reuse
+	// the last guidance residual res = cond − un, so the logits become (cond − res) + (s+1)·res.
+	// 0 and 1 run the unconditional pass every step.
+	CFGInterval int
 	// Remasking is LowConfidence (the default) or Random.
 	Remasking Remasking
 	// Threshold turns on confidence-aware parallel decoding when above 0; it must be at most
@@ -160,6 +166,7 @@ func (o *LLaDAOptions) Validate() error {
 	}
 	v.nonNegative("temperature", o.Temperature)
 	v.nonNegative("cfg-scale", o.CFGScale)
+	v.check(o.CFGInterval >= 0, "cfg-interval must not be negative, got %d", o.CFGInterval)
 	v.check(o.Remasking == LowConfidence || o.Remasking == Random,
 		"remasking %d is not low_confidence or random", int(o.Remasking))
 	v.unit("threshold", o.Threshold)

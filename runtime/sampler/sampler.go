@@ -38,6 +38,21 @@ type Denoiser interface {
 	Logits(ctx context.Context, canvas [][]int, pad []int, from int) ([][]float32, error)
 }
 
+// BlockStarter is implemented by denoisers that want to know where LLaDA's semi-autoregressive
+// blocks start, such as a feature cache that refreshes at block boundaries. LLaDA calls
+// StartBlock before the first Logits call of every block.
+type BlockStarter interface {
+	StartBlock()
+}
+
+// GuidedDenoiser is implemented by denoisers whose unconditional (classifier-free guidance)
+// passes need a state of their own, such as a feature cache: LLaDA runs the unconditional
+// passes of a run on Unconditional(), called once.
+type GuidedDenoiser interface {
+	Denoiser
+	Unconditional() Denoiser
+}
+
 // ErrInvalidInput is returned, wrapped, when options fail validation, when a prompt batch is
 // empty, when a token or special id lies outside the denoiser's vocabulary, or when the
 // denoiser returns logits of the wrong shape. Match it with errors.Is(err, sampler.ErrInvalidInput).

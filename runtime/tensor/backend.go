@@ -90,6 +90,17 @@ type Backend interface {
 	// 0 ≤ ids[r] < V. dst must not overlap table.
 	Gather(dst, table *Tensor, ids []int) error
 
+	// Scatter copies rows into dst, the inverse of Gather: dst (R, D), src (len(ids), D),
+	// dst[ids[r]] = src[r], 0 ≤ ids[r] < R, ids distinct; other rows of dst are untouched.
+	// dst must not overlap src. A feature cache uses it to write recomputed tokens back.
+	Scatter(dst, src *Tensor, ids []int) error
+
+	// Cosine computes the cosine similarity of matching rows: a and b (N, D), dst (N),
+	// as PyTorch's cosine_similarity with eps = 1e-8, in fp32:
+	//	dst[i] = Σ a[i]·b[i] / sqrt(max(Σ a[i]² · Σ b[i]², eps²))
+	// dst must not overlap a or b.
+	Cosine(dst, a, b *Tensor) error
+
 	// Sync waits until all queued work has finished, or ctx is done.
 	Sync(ctx context.Context) error
 }

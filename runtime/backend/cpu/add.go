@@ -22,16 +22,25 @@ import (
 	"dllm.dev/dllm-operator/runtime/tensor"
 )
 
+// checkAdd validates Add's operands and returns their storage.
+func checkAdd(dst, a, b *tensor.Tensor) (d, x, y []float32, err error) {
+	d, x, y, err = data3(operand{dstName, dst}, operand{"a", a}, operand{"b", b})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: add: %w", err)
+	}
+	if err := sameShape(operand{dstName, dst}, operand{"a", a}, operand{"b", b}); err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: add: %w", err)
+	}
+	return d, x, y, nil
+}
+
 // Add computes the residual sum of two tensors of the same shape; dst may be a or b:
 //
 //	for i := range dst { dst[i] = a[i] + b[i] }
-func (*Backend) Add(dst, a, b *tensor.Tensor) error {
-	d, x, y, err := data3(operand{dstName, dst}, operand{"a", a}, operand{"b", b})
+func (*Reference) Add(dst, a, b *tensor.Tensor) error {
+	d, x, y, err := checkAdd(dst, a, b)
 	if err != nil {
-		return fmt.Errorf("cpu: add: %w", err)
-	}
-	if err := sameShape(operand{dstName, dst}, operand{"a", a}, operand{"b", b}); err != nil {
-		return fmt.Errorf("cpu: add: %w", err)
+		return err
 	}
 	for i := range d {
 		d[i] = x[i] + y[i]
@@ -39,28 +48,73 @@ func (*Backend) Add(dst, a, b *tensor.Tensor) error {
 	return nil
 }
 
+// Add computes dst = a + b elementwise, as Reference.Add, split over threads.
+func (be *Backend) Add(dst, a, b *tensor.Tensor) error {
+	d, x, y, err := checkAdd(dst, a, b)
+	if err != nil {
+		return err
+	}
+	be.forRows(len(d), 1, func(lo, hi int) {
+		d, x, y := d[lo:hi], x[lo:hi], y[lo:hi]
+		for i := range d {
+			d[i] = x[i] + y[i]
+		}
+	})
+	return nil
+}
+
+// checkAddBias validates AddBias's operands and returns their storage.
+func checkAddBias(dst, x, bias *tensor.Tensor) (d, xs, bs []float32, err error) {
+	d, xs, bs, err = data3(operand{dstName, dst}, operand{"x", x}, operand{"bias", bias})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: add bias: %w", err)
+	}
+	if err := sameShape(operand{dstName, dst}, operand{"x", x}); err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: add bias: %w", err)
+	}
+	if x.Rank() < 1 || bias.Rank() != 1 || bias.Dim(0) != x.Dim(-1) {
+		return nil, nil, nil, fmt.Errorf("cpu: add bias: x %v, bias %v: %w", x, bias, tensor.ErrShape)
+	}
+	if err := noAlias(d, bs); err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: add bias: %w", err)
+	}
+	return d, xs, bs, nil
+}
+
 // AddBias adds bias (N) to every row of x (..., N); dst has x's shape and may be x:
 //
 //	for r := range rows {
 //		for j := range N { dst[r][j] = x[r][j] + bias[j] }
 //	}
-func (*Backend) AddBias(dst, x, bias *tensor.Tensor) error {
-	d, xs, bs, err := data3(operand{dstName, dst}, operand{"x", x}, operand{"bias", bias})
+func (*Reference) AddBias(dst, x, bias *tensor.Tensor) error {
+	d, xs, bs, err := checkAddBias(dst, x, bias)
 	if err != nil {
-		return fmt.Errorf("cpu: add bias: %w", err)
-	}
-	if err := sameShape(operand{dstName, dst}, operand{"x", x}); err != nil {
-		return fmt.Errorf("cpu: add bias: %w", err)
-	}
-	if x.Rank() < 1 || bias.Rank() != 1 || bias.Dim(0) != x.Dim(-1) {
-		return fmt.Errorf("cpu: add bias: x %v, bias %v: %w", x, bias, tensor.ErrShape)
-	}
-	if err := noAlias(d, bs); err != nil {
-		return fmt.Errorf("cpu: add bias: %w", err)
+		return err
 	}
 	n := len(bs)
 	for i := range d {
 		d[i] = xs[i] + bs[i%n]
 	}
+	return nil
+}
+
+// AddBias adds bias to every row of x, as Reference.AddBias, rows split over threads.
+func (be *Backend) AddBias(dst, x, bias *tensor.Tensor) error {
+	d, xs, bs, err := checkAddBias(dst, x, bias)
+	if err != nil {
+		return err
+	}
+	n := len(bs)
+	if n == 0 {
+		return nil
+	}
+	be.forRows(len(d)/n, n, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			out, in := d[r*n:(r+1)*n], xs[r*n:(r+1)*n]
+			for j, v := range in {
+				out[j] = v + bs[j]
+			}
+		}
+	})
 	return nil
 }

@@ -24,6 +24,51 @@ import (
 	"dllm.dev/dllm-operator/runtime/tensor"
 )
 
+// attentionArgs is Attention's validated operands.
+type attentionArgs struct {
+	d, q, k, v                 []float32
+	lq, heads, dh, lk, kvHeads int
+}
+
+// checkAttention validates Attention's operands and returns their storage and dimensions.
+func checkAttention(dst, q, k, v *tensor.Tensor, keyMask []bool) (attentionArgs, error) {
+	d, qs, ks, err := data3(operand{dstName, dst}, operand{"q", q}, operand{"k", k})
+	if err != nil {
+		return attentionArgs{}, fmt.Errorf("cpu: attention: %w", err)
+	}
+	vs, err := data(v, "v")
+	if err != nil {
+		return attentionArgs{}, fmt.Errorf("cpu: attention: %w", err)
+	}
+	if err := checkAttentionShapes(dst, q, k, v, keyMask); err != nil {
+		return attentionArgs{}, fmt.Errorf("cpu: attention: %w", err)
+	}
+	if err := noAlias(d, qs, ks, vs); err != nil {
+		return attentionArgs{}, fmt.Errorf("cpu: attention: %w", err)
+	}
+	return attentionArgs{
+		d: d, q: qs, k: ks, v: vs,
+		lq: q.Dim(0), heads: q.Dim(1), dh: q.Dim(2), lk: k.Dim(0), kvHeads: k.Dim(1),
+	}, nil
+}
+
+// checkAttentionShapes validates Attention's shapes and key mask.
+func checkAttentionShapes(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
+	if q.Rank() != 3 || k.Rank() != 3 || !slices.Equal(dst.Shape(), q.Shape()) || !slices.Equal(k.Shape(), v.Shape()) {
+		return fmt.Errorf("dst %v, q %v, k %v, v %v: %w", dst, q, k, v, tensor.ErrShape)
+	}
+	if q.Dim(2) != k.Dim(2) || q.Dim(2) == 0 || k.Dim(1) == 0 || q.Dim(1)%k.Dim(1) != 0 {
+		return fmt.Errorf("q %v, k %v: want equal nonzero Dh and Hkv dividing H: %w", q, k, tensor.ErrShape)
+	}
+	if keyMask != nil && len(keyMask) != k.Dim(0) {
+		return fmt.Errorf("key mask has %d entries for %d keys: %w", len(keyMask), k.Dim(0), tensor.ErrShape)
+	}
+	if q.Dim(0) > 0 && (k.Dim(0) == 0 || (keyMask != nil && !slices.Contains(keyMask, true))) {
+		return fmt.Errorf("no visible key: %w", tensor.ErrArgument)
+	}
+	return nil
+}
+
 // Attention computes bidirectional scaled dot-product attention with grouped key/value heads:
 // q and dst (Lq, H, Dh), k and v (Lk, Hkv, Dh), Hkv dividing H. keyMask, if non-nil, has Lk
 // entries; keyMask[j] == false hides key j. For every query i and head h, with g = h/(H/Hkv):
@@ -40,23 +85,12 @@ import (
 //		for j := range Lk { o += p[j] * v[j][g][e] }
 //		dst[i][h][e] = o
 //	}
-func (*Backend) Attention(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
-	d, qs, ks, err := data3(operand{dstName, dst}, operand{"q", q}, operand{"k", k})
+func (*Reference) Attention(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
+	a, err := checkAttention(dst, q, k, v, keyMask)
 	if err != nil {
-		return fmt.Errorf("cpu: attention: %w", err)
+		return err
 	}
-	vs, err := data(v, "v")
-	if err != nil {
-		return fmt.Errorf("cpu: attention: %w", err)
-	}
-	if err := checkAttention(dst, q, k, v, keyMask); err != nil {
-		return fmt.Errorf("cpu: attention: %w", err)
-	}
-	if err := noAlias(d, qs, ks, vs); err != nil {
-		return fmt.Errorf("cpu: attention: %w", err)
-	}
-	lq, heads, dh := q.Dim(0), q.Dim(1), q.Dim(2)
-	lk, kvHeads := k.Dim(0), k.Dim(1)
+	lq, heads, dh, lk, kvHeads := a.lq, a.heads, a.dh, a.lk, a.kvHeads
 	group := heads / kvHeads
 	scale := float32(1 / math.Sqrt(float64(dh)))
 	negInf := float32(math.Inf(-1))
@@ -64,13 +98,13 @@ func (*Backend) Attention(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
 	for i := range lq {
 		for h := range heads {
 			g := h / group
-			qv := qs[(i*heads+h)*dh : (i*heads+h+1)*dh]
+			qv := a.q[(i*heads+h)*dh : (i*heads+h+1)*dh]
 			for j := range lk {
 				if keyMask != nil && !keyMask[j] {
 					p[j] = negInf
 					continue
 				}
-				kv := ks[(j*kvHeads+g)*dh : (j*kvHeads+g+1)*dh]
+				kv := a.k[(j*kvHeads+g)*dh : (j*kvHeads+g+1)*dh]
 				var s float32
 				for e := range dh {
 					s += qv[e] * kv[e]
@@ -78,32 +112,15 @@ func (*Backend) Attention(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
 				p[j] = s * scale
 			}
 			softmaxRow(p, p) // exp(-inf - m) is 0: hidden keys get no weight
-			out := d[(i*heads+h)*dh : (i*heads+h+1)*dh]
+			out := a.d[(i*heads+h)*dh : (i*heads+h+1)*dh]
 			for e := range dh {
 				var o float32
 				for j := range lk {
-					o += p[j] * vs[(j*kvHeads+g)*dh+e]
+					o += p[j] * a.v[(j*kvHeads+g)*dh+e]
 				}
 				out[e] = o
 			}
 		}
-	}
-	return nil
-}
-
-// checkAttention validates Attention's shapes and key mask.
-func checkAttention(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
-	if q.Rank() != 3 || k.Rank() != 3 || !slices.Equal(dst.Shape(), q.Shape()) || !slices.Equal(k.Shape(), v.Shape()) {
-		return fmt.Errorf("dst %v, q %v, k %v, v %v: %w", dst, q, k, v, tensor.ErrShape)
-	}
-	if q.Dim(2) != k.Dim(2) || q.Dim(2) == 0 || k.Dim(1) == 0 || q.Dim(1)%k.Dim(1) != 0 {
-		return fmt.Errorf("q %v, k %v: want equal nonzero Dh and Hkv dividing H: %w", q, k, tensor.ErrShape)
-	}
-	if keyMask != nil && len(keyMask) != k.Dim(0) {
-		return fmt.Errorf("key mask has %d entries for %d keys: %w", len(keyMask), k.Dim(0), tensor.ErrShape)
-	}
-	if q.Dim(0) > 0 && (k.Dim(0) == 0 || (keyMask != nil && !slices.Contains(keyMask, true))) {
-		return fmt.Errorf("no visible key: %w", tensor.ErrArgument)
 	}
 	return nil
 }

@@ -19,24 +19,113 @@ package cpu
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 
 	"dllm.dev/dllm-operator/runtime/tensor"
 )
 
-// Backend is the CPU reference backend. The zero value is ready to use.
-type Backend struct{}
+// Backend is the fast CPU backend: a blocked SGEMM with assembly microkernels, attention built
+// on it, and elementwise operations spread over threads. The zero value is ready to use and
+// runs on GOMAXPROCS threads.
+type Backend struct {
+	// threads is the most goroutines one operation uses; 0 means GOMAXPROCS at call time.
+	threads int
+	// kernels, if set, replaces the instruction set chosen for this CPU (tests force each one).
+	kernels *kernels
+}
 
 var _ tensor.Backend = (*Backend)(nil)
 
-// New returns a CPU reference backend.
-func New() *Backend { return &Backend{} }
+// Option configures New.
+type Option func(*Backend)
+
+// WithThreads makes every operation use at most n goroutines (the caller's included). n ≤ 0
+// means GOMAXPROCS, read at each call; 1 runs everything on the calling goroutine.
+func WithThreads(n int) Option {
+	return func(b *Backend) { b.threads = max(n, 0) }
+}
+
+// New returns the fast CPU backend. Without options it uses every core (GOMAXPROCS).
+func New(opts ...Option) *Backend {
+	b := &Backend{}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
 
 // Name returns "cpu".
 func (*Backend) Name() string { return "cpu" }
 
+// Threads returns the most goroutines one operation of b uses.
+func (be *Backend) Threads() int {
+	if be.threads > 0 {
+		return be.threads
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// ISA names the instruction set b's matrix kernels use: "avx512", "avx2" or "go".
+func (be *Backend) ISA() string { return be.gemmKernels().name }
+
+// gemmKernels returns the matrix kernels b runs: the fastest this CPU supports unless a test
+// forced others.
+func (be *Backend) gemmKernels() *kernels {
+	if be.kernels != nil {
+		return be.kernels
+	}
+	return bestKernels
+}
+
+var bestKernels = supportedKernels()[0]
+
 // Alloc returns a zero-filled tensor. Only tensor.F32 is supported.
 func (*Backend) Alloc(dt tensor.DType, shape ...int) (*tensor.Tensor, error) {
+	return alloc(dt, shape)
+}
+
+// FromFloat32 copies data into a new tensor of the given shape.
+func (*Backend) FromFloat32(dt tensor.DType, data []float32, shape ...int) (*tensor.Tensor, error) {
+	return fromFloat32(dt, data, shape)
+}
+
+// ToFloat32 returns a copy of t's elements.
+func (*Backend) ToFloat32(t *tensor.Tensor) ([]float32, error) { return toFloat32(t) }
+
+// Sync returns ctx.Err(): every operation runs synchronously, its threads joined on return.
+func (*Backend) Sync(ctx context.Context) error { return ctx.Err() }
+
+// Reference is the reference CPU backend: plain loops, one goroutine, the parity oracle for
+// Backend and for other backends. The zero value is ready to use.
+type Reference struct{}
+
+var _ tensor.Backend = (*Reference)(nil)
+
+// NewReference returns the reference CPU backend.
+func NewReference() *Reference { return &Reference{} }
+
+// Name returns "cpu-reference".
+func (*Reference) Name() string { return "cpu-reference" }
+
+// Alloc returns a zero-filled tensor. Only tensor.F32 is supported.
+func (*Reference) Alloc(dt tensor.DType, shape ...int) (*tensor.Tensor, error) {
+	return alloc(dt, shape)
+}
+
+// FromFloat32 copies data into a new tensor of the given shape.
+func (*Reference) FromFloat32(dt tensor.DType, data []float32, shape ...int) (*tensor.Tensor, error) {
+	return fromFloat32(dt, data, shape)
+}
+
+// ToFloat32 returns a copy of t's elements.
+func (*Reference) ToFloat32(t *tensor.Tensor) ([]float32, error) { return toFloat32(t) }
+
+// Sync returns ctx.Err(): the reference backend runs every operation synchronously.
+func (*Reference) Sync(ctx context.Context) error { return ctx.Err() }
+
+// alloc returns a zero-filled F32 tensor; both backends share tensors freely.
+func alloc(dt tensor.DType, shape []int) (*tensor.Tensor, error) {
 	if dt != tensor.F32 {
 		return nil, fmt.Errorf("cpu: alloc %v: %w", dt, tensor.ErrDType)
 	}
@@ -47,9 +136,8 @@ func (*Backend) Alloc(dt tensor.DType, shape ...int) (*tensor.Tensor, error) {
 	return tensor.New(dt, shape, make([]float32, n))
 }
 
-// FromFloat32 copies data into a new tensor of the given shape.
-func (b *Backend) FromFloat32(dt tensor.DType, data []float32, shape ...int) (*tensor.Tensor, error) {
-	t, err := b.Alloc(dt, shape...)
+func fromFloat32(dt tensor.DType, data []float32, shape []int) (*tensor.Tensor, error) {
+	t, err := alloc(dt, shape)
 	if err != nil {
 		return nil, err
 	}
@@ -60,17 +148,13 @@ func (b *Backend) FromFloat32(dt tensor.DType, data []float32, shape ...int) (*t
 	return t, nil
 }
 
-// ToFloat32 returns a copy of t's elements.
-func (*Backend) ToFloat32(t *tensor.Tensor) ([]float32, error) {
+func toFloat32(t *tensor.Tensor) ([]float32, error) {
 	x, err := data(t, "t")
 	if err != nil {
 		return nil, fmt.Errorf("cpu: to float32: %w", err)
 	}
 	return slices.Clone(x), nil
 }
-
-// Sync returns ctx.Err(): the CPU backend runs every operation synchronously.
-func (*Backend) Sync(ctx context.Context) error { return ctx.Err() }
 
 // data returns t's storage after checking that t is a well-formed F32 tensor of this backend.
 func data(t *tensor.Tensor, name string) ([]float32, error) {
@@ -96,7 +180,7 @@ type operand struct {
 	t    *tensor.Tensor
 }
 
-// data3 checks three operands at once and return their storage in order.
+// data3 checks three operands at once and returns their storage in order.
 func data3(a, b, c operand) (x, y, z []float32, err error) {
 	if x, err = data(a.t, a.name); err != nil {
 		return nil, nil, nil, err

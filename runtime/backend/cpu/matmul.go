@@ -22,6 +22,22 @@ import (
 	"dllm.dev/dllm-operator/runtime/tensor"
 )
 
+// checkMatMul validates MatMul's operands and returns their storage.
+func checkMatMul(dst, a, b *tensor.Tensor) (d, x, w []float32, err error) {
+	d, x, w, err = data3(operand{dstName, dst}, operand{"a", a}, operand{"b", b})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: matmul: %w", err)
+	}
+	if a.Rank() != 2 || b.Rank() != 2 || dst.Rank() != 2 ||
+		a.Dim(1) != b.Dim(1) || dst.Dim(0) != a.Dim(0) || dst.Dim(1) != b.Dim(0) {
+		return nil, nil, nil, fmt.Errorf("cpu: matmul: dst %v = a %v · (b %v)ᵀ: %w", dst, a, b, tensor.ErrShape)
+	}
+	if err := noAlias(d, x, w); err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: matmul: %w", err)
+	}
+	return d, x, w, nil
+}
+
 // MatMul computes dst = a · bᵀ for a (M, K), b (N, K) in PyTorch's [out, in] layout and
 // dst (M, N), accumulating in float32:
 //
@@ -32,17 +48,10 @@ import (
 //			dst[m][n] = s
 //		}
 //	}
-func (*Backend) MatMul(dst, a, b *tensor.Tensor) error {
-	d, x, w, err := data3(operand{dstName, dst}, operand{"a", a}, operand{"b", b})
+func (*Reference) MatMul(dst, a, b *tensor.Tensor) error {
+	d, x, w, err := checkMatMul(dst, a, b)
 	if err != nil {
-		return fmt.Errorf("cpu: matmul: %w", err)
-	}
-	if a.Rank() != 2 || b.Rank() != 2 || dst.Rank() != 2 ||
-		a.Dim(1) != b.Dim(1) || dst.Dim(0) != a.Dim(0) || dst.Dim(1) != b.Dim(0) {
-		return fmt.Errorf("cpu: matmul: dst %v = a %v · (b %v)ᵀ: %w", dst, a, b, tensor.ErrShape)
-	}
-	if err := noAlias(d, x, w); err != nil {
-		return fmt.Errorf("cpu: matmul: %w", err)
+		return err
 	}
 	rows, cols, inner := a.Dim(0), b.Dim(0), a.Dim(1)
 	for m := range rows {
@@ -56,5 +65,23 @@ func (*Backend) MatMul(dst, a, b *tensor.Tensor) error {
 			d[m*cols+n] = s
 		}
 	}
+	return nil
+}
+
+// MatMul computes dst = a · bᵀ with the blocked SGEMM on up to Threads goroutines. Each
+// element is an fp32 sum of the same products as Reference.MatMul, in a different order
+// (blocks of kcBlock, fused multiply-adds), so it differs within the fp32 dot-product bound.
+func (be *Backend) MatMul(dst, a, b *tensor.Tensor) error {
+	d, x, w, err := checkMatMul(dst, a, b)
+	if err != nil {
+		return err
+	}
+	rows, cols, inner := a.Dim(0), b.Dim(0), a.Dim(1)
+	g := gemm{
+		m: rows, n: cols, k: inner,
+		a: matrix{x, inner}, b: matrix{w, inner}, c: matrix{d, cols},
+		transB: true,
+	}
+	g.run(be.gemmKernels(), be.Threads())
 	return nil
 }

@@ -23,6 +23,27 @@ import (
 	"dllm.dev/dllm-operator/runtime/tensor"
 )
 
+// checkRMSNorm validates RMSNorm's operands and returns their storage.
+func checkRMSNorm(dst, x, w *tensor.Tensor, eps float32) (d, xs, ws []float32, err error) {
+	d, xs, ws, err = data3(operand{dstName, dst}, operand{"x", x}, operand{"w", w})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: rmsnorm: %w", err)
+	}
+	if err := sameShape(operand{dstName, dst}, operand{"x", x}); err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: rmsnorm: %w", err)
+	}
+	if x.Rank() < 1 || w.Rank() != 1 || w.Dim(0) != x.Dim(-1) || x.Dim(-1) == 0 {
+		return nil, nil, nil, fmt.Errorf("cpu: rmsnorm: x %v, w %v: %w", x, w, tensor.ErrShape)
+	}
+	if eps < 0 || math.IsNaN(float64(eps)) {
+		return nil, nil, nil, fmt.Errorf("cpu: rmsnorm: eps %v: %w", eps, tensor.ErrArgument)
+	}
+	if err := noAlias(d, ws); err != nil {
+		return nil, nil, nil, fmt.Errorf("cpu: rmsnorm: %w", err)
+	}
+	return d, xs, ws, nil
+}
+
 // RMSNorm normalises every row of x (..., D) and scales it by w (D); dst has x's shape and may
 // be x. Per row, in float32 and in the order the spec gives (normalise, cast back to x's dtype,
 // a no-op for F32, then multiply by the weight):
@@ -31,35 +52,43 @@ import (
 //	for i := range D { ss += x[i] * x[i] }
 //	scale := 1 / sqrt(ss/D + eps)
 //	for i := range D { dst[i] = (x[i] * scale) * w[i] }
-func (*Backend) RMSNorm(dst, x, w *tensor.Tensor, eps float32) error {
-	d, xs, ws, err := data3(operand{dstName, dst}, operand{"x", x}, operand{"w", w})
+func (*Reference) RMSNorm(dst, x, w *tensor.Tensor, eps float32) error {
+	d, xs, ws, err := checkRMSNorm(dst, x, w, eps)
 	if err != nil {
-		return fmt.Errorf("cpu: rmsnorm: %w", err)
-	}
-	if err := sameShape(operand{dstName, dst}, operand{"x", x}); err != nil {
-		return fmt.Errorf("cpu: rmsnorm: %w", err)
-	}
-	if x.Rank() < 1 || w.Rank() != 1 || w.Dim(0) != x.Dim(-1) || x.Dim(-1) == 0 {
-		return fmt.Errorf("cpu: rmsnorm: x %v, w %v: %w", x, w, tensor.ErrShape)
-	}
-	if eps < 0 || math.IsNaN(float64(eps)) {
-		return fmt.Errorf("cpu: rmsnorm: eps %v: %w", eps, tensor.ErrArgument)
-	}
-	if err := noAlias(d, ws); err != nil {
-		return fmt.Errorf("cpu: rmsnorm: %w", err)
+		return err
 	}
 	n := len(ws)
 	for r := 0; r < len(xs); r += n {
-		row, out := xs[r:r+n], d[r:r+n]
-		var ss float32
-		for _, v := range row {
-			ss += v * v
-		}
-		scale := float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
-		for i, v := range row {
-			y := v * scale // cast back to x's dtype here; F32 needs no rounding
-			out[i] = y * ws[i]
-		}
+		rmsNormRow(d[r:r+n], xs[r:r+n], ws, eps)
 	}
 	return nil
+}
+
+// RMSNorm normalises rows as Reference.RMSNorm, with the same per-row arithmetic, rows split
+// over threads.
+func (be *Backend) RMSNorm(dst, x, w *tensor.Tensor, eps float32) error {
+	d, xs, ws, err := checkRMSNorm(dst, x, w, eps)
+	if err != nil {
+		return err
+	}
+	n := len(ws)
+	be.forRows(len(xs)/n, n, func(lo, hi int) {
+		for r := lo * n; r < hi*n; r += n {
+			rmsNormRow(d[r:r+n], xs[r:r+n], ws, eps)
+		}
+	})
+	return nil
+}
+
+// rmsNormRow normalises one row x into out (which may be x) and scales it by w.
+func rmsNormRow(out, x, w []float32, eps float32) {
+	var ss float32
+	for _, v := range x {
+		ss += v * v
+	}
+	scale := float32(1 / math.Sqrt(float64(ss/float32(len(x))+eps)))
+	for i, v := range x {
+		y := v * scale // cast back to x's dtype here; F32 needs no rounding
+		out[i] = y * w[i]
+	}
 }

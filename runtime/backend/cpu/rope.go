@@ -23,6 +23,26 @@ import (
 	"dllm.dev/dllm-operator/runtime/tensor"
 )
 
+// checkRoPE validates RoPE's operands and returns x's storage.
+func checkRoPE(x *tensor.Tensor, positions []int, theta float64) ([]float32, error) {
+	xs, err := data(x, "x")
+	if err != nil {
+		return nil, fmt.Errorf("cpu: rope: %w", err)
+	}
+	if x.Rank() != 3 || x.Dim(2)%2 != 0 || len(positions) != x.Dim(0) {
+		return nil, fmt.Errorf("cpu: rope: x %v (want (L, H, even Dh)), %d positions: %w", x, len(positions), tensor.ErrShape)
+	}
+	if !(theta > 0) || math.IsInf(theta, 1) {
+		return nil, fmt.Errorf("cpu: rope: theta %v: %w", theta, tensor.ErrArgument)
+	}
+	for l, p := range positions {
+		if p < 0 {
+			return nil, fmt.Errorf("cpu: rope: position %d is %d: %w", l, p, tensor.ErrArgument)
+		}
+	}
+	return xs, nil
+}
+
 // RoPE rotates x (L, H, Dh) in place with rotate-half (GPT-NeoX style) rotary embeddings at the
 // given positions (len L). The tables are fp32, as in the LLaDA and HF-Llama code: the inverse
 // frequencies are rounded to float32 and the angle is their float32 product with the position.
@@ -36,28 +56,14 @@ import (
 //		x[l][h][i] = x1*c - x2*s
 //		x[l][h][i+half] = x2*c + x1*s
 //	}
-func (*Backend) RoPE(x *tensor.Tensor, positions []int, theta float64) error {
-	xs, err := data(x, "x")
+func (*Reference) RoPE(x *tensor.Tensor, positions []int, theta float64) error {
+	xs, err := checkRoPE(x, positions, theta)
 	if err != nil {
-		return fmt.Errorf("cpu: rope: %w", err)
-	}
-	if x.Rank() != 3 || x.Dim(2)%2 != 0 || len(positions) != x.Dim(0) {
-		return fmt.Errorf("cpu: rope: x %v (want (L, H, even Dh)), %d positions: %w", x, len(positions), tensor.ErrShape)
-	}
-	if !(theta > 0) || math.IsInf(theta, 1) {
-		return fmt.Errorf("cpu: rope: theta %v: %w", theta, tensor.ErrArgument)
-	}
-	for l, p := range positions {
-		if p < 0 {
-			return fmt.Errorf("cpu: rope: position %d is %d: %w", l, p, tensor.ErrArgument)
-		}
+		return err
 	}
 	heads, dh := x.Dim(1), x.Dim(2)
 	half := dh / 2
-	invFreq := make([]float32, half)
-	for i := range invFreq {
-		invFreq[i] = float32(1 / math.Pow(theta, float64(2*i)/float64(dh)))
-	}
+	invFreq := ropeInvFreq(theta, dh)
 	cos, sin := make([]float32, half), make([]float32, half)
 	for l, p := range positions {
 		for i, f := range invFreq {
@@ -74,4 +80,44 @@ func (*Backend) RoPE(x *tensor.Tensor, positions []int, theta float64) error {
 		}
 	}
 	return nil
+}
+
+// RoPE rotates x as Reference.RoPE, with the same arithmetic, positions split over threads.
+func (be *Backend) RoPE(x *tensor.Tensor, positions []int, theta float64) error {
+	xs, err := checkRoPE(x, positions, theta)
+	if err != nil {
+		return err
+	}
+	heads, dh := x.Dim(1), x.Dim(2)
+	half := dh / 2
+	invFreq := ropeInvFreq(theta, dh)
+	be.forRows(len(positions), heads*dh, func(lo, hi int) {
+		cos, sin := make([]float32, half), make([]float32, half)
+		for l := lo; l < hi; l++ {
+			p := positions[l]
+			for i, f := range invFreq {
+				angle := float64(float32(p) * f)
+				cos[i], sin[i] = float32(math.Cos(angle)), float32(math.Sin(angle))
+			}
+			for h := range heads {
+				v := xs[(l*heads+h)*dh : (l*heads+h+1)*dh]
+				x1s, x2s := v[:half], v[half:]
+				for i, x1 := range x1s {
+					x2 := x2s[i]
+					x1s[i] = x1*cos[i] - x2*sin[i]
+					x2s[i] = x2*cos[i] + x1*sin[i]
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// ropeInvFreq returns the fp32 inverse frequencies 1/theta^(2i/Dh), i < Dh/2.
+func ropeInvFreq(theta float64, dh int) []float32 {
+	invFreq := make([]float32, dh/2)
+	for i := range invFreq {
+		invFreq[i] = float32(1 / math.Pow(theta, float64(2*i)/float64(dh)))
+	}
+	return invFreq
 }

@@ -52,6 +52,8 @@ func Run(t *testing.T, b tensor.Backend) {
 		{"SiLUMul", testSiLUMul},
 		{"Softmax", testSoftmax},
 		{"Gather", testGather},
+		{"Scatter", testScatter},
+		{"Cosine", testCosine},
 		{"Sync", testSync},
 	}
 	for _, tc := range tests {

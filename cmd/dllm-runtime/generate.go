@@ -127,6 +127,13 @@ type generateResult struct {
 	hasText bool // the checkpoint has a tokenizer, so Text is the answer (possibly empty)
 }
 
+// counted is a denoiser that counts its FLOPs: the exact path's model.Meter or a cached
+// model.Session.
+type counted interface {
+	sampler.Denoiser
+	Stats() model.Stats
+}
+
 // cacheJSON echoes the dLLM-Cache settings of a cached run.
 type cacheJSON struct {
 	PromptInterval   int     `json:"prompt_interval"`
@@ -227,7 +234,7 @@ func generate(ctx context.Context, g *generateFlags, stderr io.Writer) (*generat
 		return nil
 	}
 	var (
-		d       sampler.Denoiser = m
+		d       counted = &model.Meter{M: m}
 		session *model.Session
 	)
 	seqLen := len(prompt) + g.genLength
@@ -249,13 +256,8 @@ func generate(ctx context.Context, g *generateFlags, stderr io.Writer) (*generat
 	res.TotalMillis = float64(time.Since(start).Microseconds()) / 1e3
 	res.GeneratedIDs = out.Generated[0]
 	res.Steps, res.Forwards = out.Steps, out.Forwards
-	arch, forwards := m.Arch(), int64(out.Forwards)
-	res.ExactFLOPs = forwards * arch.ExactFLOPs(seqLen, len(prompt))
-	res.RefFLOPs = forwards * arch.FLOPs(seqLen)
-	res.FLOPs = res.ExactFLOPs
-	if session != nil {
-		res.FLOPs = session.Stats().FLOPs
-	}
+	st := d.Stats()
+	res.FLOPs, res.ExactFLOPs, res.RefFLOPs = st.FLOPs, st.ExactFLOPs, st.ReferenceFLOPs
 	res.SavedFLOPs = res.ExactFLOPs - res.FLOPs
 	if tok != nil {
 		res.hasText = true

@@ -22,6 +22,7 @@ import (
 
 	"dllm.dev/dllm-operator/runtime/backend/cpu"
 	"dllm.dev/dllm-operator/runtime/featcache"
+	"dllm.dev/dllm-operator/runtime/model"
 	"dllm.dev/dllm-operator/runtime/model/families"
 	"dllm.dev/dllm-operator/runtime/testmodel"
 	"dllm.dev/dllm-operator/runtime/weights"
@@ -55,21 +56,62 @@ func BenchmarkDenoisingStep(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := m.Logits(ctx, [][]int{canvas}, nil, seqLen/4); err != nil {
+		if _, err := m.Logits(ctx, [][]int{canvas}, nil, seqLen/4, seqLen); err != nil {
 			b.Fatal(err)
 		}
 	}
-	flops := float64(m.Arch().FLOPs(seqLen)) * float64(b.N)
+	flops := float64(m.Arch().ExactFLOPs(seqLen, seqLen-seqLen/4)) * float64(b.N)
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
-// BenchmarkCachedStep times one dLLM-Cache pass that refreshes nothing (layer 0 in full, V-verify
-// and the selected rows elsewhere) on the HotpotQA-like workload's shape: the LLaDA-shaped
-// network of BenchmarkDenoisingStep, a 4096-token prompt and a 32-token response, K_p 100, K_r 8,
-// rho 0.25. It reports the pass's FLOPs per second and its FLOPs reduction against the exact
-// path.
+// BenchmarkCachedStep times dLLM-Cache passes after the first, as the schedule runs them (mostly
+// passes that refresh nothing: layer 0 in full, V-verify and the selected rows elsewhere), on the
+// LLaDA-shaped network of BenchmarkDenoisingStep with a
+// 4096-token vocabulary, for the two standard workloads' shapes and settings: GSM8K-like (prompt
+// 512, response 256, K_p 50, K_r 7, rho 0.25) and HotpotQA-like (prompt 4096, response 32,
+// K_p 100, K_r 8, rho 0.25). It reports the pass's FLOPs per second and its FLOPs reduction
+// against the exact path; the exact pass's rate is BenchmarkDenoisingStep's.
 func BenchmarkCachedStep(b *testing.B) {
-	const promptLen, genLen = 4096, 32
+	m, mask := cacheBenchModel(b)
+	for _, w := range cacheWorkloads {
+		b.Run(w.name, func(b *testing.B) {
+			benchmarkCachedStep(b, m, mask, w.promptLen, w.genLen, w.set)
+		})
+	}
+}
+
+// BenchmarkExactStep is BenchmarkCachedStep's exact pass, on the same shapes and logit window:
+// the per-pass speedup of a workload is the ratio of the two ns/op.
+func BenchmarkExactStep(b *testing.B) {
+	m, mask := cacheBenchModel(b)
+	for _, w := range cacheWorkloads {
+		b.Run(w.name, func(b *testing.B) {
+			canvas := benchCanvas(mask, w.promptLen, w.genLen)
+			from, to := w.promptLen, min(w.promptLen+32, len(canvas))
+			for b.Loop() {
+				if _, err := m.Logits(context.Background(), [][]int{canvas}, nil, from, to); err != nil {
+					b.Fatal(err)
+				}
+			}
+			flops := float64(m.Arch().ExactFLOPs(len(canvas), to-from)) * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// cacheWorkloads are the two standard dLLM-Cache workloads' shapes and settings.
+var cacheWorkloads = []struct {
+	name              string
+	promptLen, genLen int
+	set               featcache.Settings
+}{
+	{"gsm8k", 512, 256, featcache.Settings{PromptInterval: 50, ResponseInterval: 7, TransferRatio: 0.25}},
+	{"hotpotqa", 4096, 32, featcache.Settings{PromptInterval: 100, ResponseInterval: 8, TransferRatio: 0.25}},
+}
+
+// cacheBenchModel loads the LLaDA-shaped benchmark network with a 4096-token vocabulary and
+// returns it with its mask id.
+func cacheBenchModel(b *testing.B) (*model.Model, int) {
 	dir := b.TempDir()
 	o := testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 1, DModel: 512, Layers: 8, Heads: 8, MLP: 1536, Vocab: 4096}
 	if err := testmodel.Write(dir, o); err != nil {
@@ -79,31 +121,45 @@ func BenchmarkCachedStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = ck.Close() }()
+	b.Cleanup(func() { _ = ck.Close() })
 	m, err := families.Load(cpu.New(), ck)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return m, ck.Config.MaskTokenID
+}
+
+// benchCanvas is a prompt of byte tokens followed by genLen masks.
+func benchCanvas(mask, promptLen, genLen int) []int {
 	canvas := make([]int, promptLen+genLen)
 	for i := range canvas {
 		canvas[i] = i % 256
 		if i >= promptLen {
-			canvas[i] = ck.Config.MaskTokenID
+			canvas[i] = mask
 		}
 	}
-	s, err := m.NewSession(1, len(canvas), promptLen, nil, featcache.Settings{PromptInterval: 100, ResponseInterval: 8, TransferRatio: 0.25})
+	return canvas
+}
+
+func benchmarkCachedStep(b *testing.B, m *model.Model, mask, promptLen, genLen int, set featcache.Settings) {
+	canvas := benchCanvas(mask, promptLen, genLen)
+	s, err := m.NewSession(1, len(canvas), promptLen, nil, set)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
 	ctx := context.Background()
-	if _, err := s.Logits(ctx, [][]int{canvas}, nil, promptLen); err != nil { // forward 1 fills the cache
+	// The sampler asks for one 32-position block's logits per pass.
+	from, to := promptLen, min(promptLen+32, len(canvas))
+	if _, err := s.Logits(ctx, [][]int{canvas}, nil, from, to); err != nil { // forward 1 fills the cache
 		b.Fatal(err)
 	}
 	before := s.Stats()
+	step := 0
 	for b.Loop() {
-		canvas[promptLen+b.N%genLen] = 7 // a committed token, as a sampler step would
-		if _, err := s.Logits(ctx, [][]int{canvas}, nil, promptLen); err != nil {
+		step++
+		canvas[promptLen+step%genLen] = 7 // a committed token, as a sampler step would
+		if _, err := s.Logits(ctx, [][]int{canvas}, nil, from, to); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -90,22 +90,22 @@ func layout(rows, seqLen int, pad []int) rowLayout {
 	return lay
 }
 
-// forward runs the network and returns the logits of every row's positions [from, L).
-func (m *Model) forward(ctx context.Context, canvas [][]int, pad []int, from int, hook Hook) ([][]float32, error) {
-	seqLen, err := m.checkInput(canvas, pad, from)
+// forward runs the network and returns the logits of every row's positions [from, to).
+func (m *Model) forward(ctx context.Context, canvas [][]int, pad []int, from, to int, hook Hook) ([][]float32, error) {
+	seqLen, err := m.checkInput(canvas, pad, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	out, err := m.run(ctx, canvas, pad, seqLen, from, hook)
+	out, err := m.run(ctx, canvas, pad, seqLen, from, to, hook)
 	if err != nil {
 		return nil, fmt.Errorf("model: forward: %w", err)
 	}
-	return split(out, len(canvas), (seqLen-from)*m.arch.Vocab), nil
+	return split(out, len(canvas), (to-from)*m.arch.Vocab), nil
 }
 
 // run runs the blocks over every position and the LM head over the rows that predict
-// positions [from, L); it returns B·(L−from)·V logits.
-func (m *Model) run(ctx context.Context, canvas [][]int, pad []int, seqLen, from int, hook Hook) ([]float32, error) {
+// positions [from, to); it returns B·(to−from)·V logits.
+func (m *Model) run(ctx context.Context, canvas [][]int, pad []int, seqLen, from, to int, hook Hook) ([]float32, error) {
 	rows := len(canvas) * seqLen
 	ids := make([]int, 0, rows)
 	for _, row := range canvas {
@@ -134,7 +134,7 @@ func (m *Model) run(ctx context.Context, canvas [][]int, pad []int, seqLen, from
 			return nil, err
 		}
 	}
-	return m.logitsOf(act.x, act.n, m.headSources(len(canvas), seqLen, pad, from))
+	return m.logitsOf(act.x, act.n, m.headSources(len(canvas), seqLen, pad, from, to))
 }
 
 // logitsOf gathers the residual rows src of x into scratch (at least len(src) rows), normalises

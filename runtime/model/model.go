@@ -90,12 +90,12 @@ func (a Arch) Validate() error {
 // seqLen positions, with logits at every position as the reference computes them (and as the
 // dLLM-Cache paper counts): 2 per multiply-add of every projection, the attention scores and
 // the weighted sum, and the LM head. Norms, RoPE and activations are left out (O(L·D)).
-func (a Arch) FLOPs(seqLen int) int64 { return a.ExactFLOPs(seqLen, 0) }
+func (a Arch) FLOPs(seqLen int) int64 { return a.ExactFLOPs(seqLen, seqLen) }
 
 // ExactFLOPs is FLOPs for the exact path of Model.Logits, which runs the LM head only on the
-// seqLen−from positions whose logits are asked for.
-func (a Arch) ExactFLOPs(seqLen, from int) int64 {
-	return int64(a.Layers)*a.BlockFLOPs(seqLen, seqLen) + int64(seqLen-from)*a.HeadFLOPs()
+// logitRows positions whose logits are asked for.
+func (a Arch) ExactFLOPs(seqLen, logitRows int) int64 {
+	return int64(a.Layers)*a.BlockFLOPs(seqLen, seqLen) + int64(logitRows)*a.HeadFLOPs()
 }
 
 // BlockFLOPs returns one block's FLOPs for rows query rows that attend over keys keys:
@@ -187,7 +187,30 @@ func Load(b tensor.Backend, src Source, arch Arch, names Names) (*Model, error) 
 	if l.err != nil {
 		return nil, fmt.Errorf("model: %w", l.err)
 	}
+	if err := m.prepack(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
 	return m, nil
+}
+
+// prepack hands every projection weight to a backend that can store it in its MatMul layout
+// once (tensor.Prepacker).
+func (m *Model) prepack() error {
+	p, ok := m.b.(tensor.Prepacker)
+	if !ok {
+		return nil
+	}
+	ws := []*tensor.Tensor{m.head}
+	for i := range m.blocks {
+		blk := &m.blocks[i]
+		ws = append(ws, blk.q, blk.k, blk.v, blk.o, blk.gate, blk.up, blk.down)
+	}
+	for _, w := range ws {
+		if err := p.Prepack(w); err != nil {
+			return fmt.Errorf("prepack %v: %w", w, err)
+		}
+	}
+	return nil
 }
 
 // loader copies checkpoint tensors to a backend, remembering the first error so Load reads as
@@ -235,29 +258,33 @@ func (m *Model) Arch() Arch { return m.arch }
 func (m *Model) Vocab() int { return m.arch.Vocab }
 
 // Logits runs the network on a batch of equal-length, left-padded rows and returns, for each
-// row, the logits of positions [from, len(row)), (len(row)−from)·V values, position-major; the
+// row, the logits of positions [from, to), (to−from)·V values, position-major; the
 // logits of position i are the prediction for position i (Dream's shift is applied). The LM
 // head runs only on the rows these need. Padding positions get the logits their hidden state
 // gives; they predict nothing. The caller owns the returned slices. Model implements the
 // samplers' Denoiser interface with it.
-func (m *Model) Logits(ctx context.Context, canvas [][]int, pad []int, from int) ([][]float32, error) {
-	return m.forward(ctx, canvas, pad, from, nil)
+func (m *Model) Logits(ctx context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error) {
+	return m.forward(ctx, canvas, pad, from, to, nil)
 }
 
-// Forward returns the logits of every position, like Logits from 0, and calls hook with the
-// residual stream after the embedding and after every block.
+// Forward returns the logits of every position, like Logits from 0 to the row length, and
+// calls hook with the residual stream after the embedding and after every block.
 func (m *Model) Forward(ctx context.Context, canvas [][]int, pad []int, hook Hook) ([][]float32, error) {
-	return m.forward(ctx, canvas, pad, 0, hook)
+	to := 0
+	if len(canvas) > 0 {
+		to = len(canvas[0])
+	}
+	return m.forward(ctx, canvas, pad, 0, to, hook)
 }
 
-// headSources returns, for every row and every position in [from, seqLen), the row of the
+// headSources returns, for every row and every position in [from, to), the row of the
 // (B·L, D) residual stream whose final hidden state predicts it: the position itself, or with
 // Dream's shift the position before it, except at the first real token, which keeps its own.
-func (m *Model) headSources(rows, seqLen int, pad []int, from int) []int {
-	src := make([]int, 0, rows*(seqLen-from))
+func (m *Model) headSources(rows, seqLen int, pad []int, from, to int) []int {
+	src := make([]int, 0, rows*(to-from))
 	for r := range rows {
 		first := padOf(pad, r)
-		for i := from; i < seqLen; i++ {
+		for i := from; i < to; i++ {
 			s := i
 			if m.arch.ShiftLogits && i > first {
 				s = i - 1
@@ -268,7 +295,7 @@ func (m *Model) headSources(rows, seqLen int, pad []int, from int) []int {
 	return src
 }
 
-// split cuts the logits of every row's positions [from, seqLen) into one slice per row.
+// split cuts the logits of every row's positions [from, to) into one slice per row.
 func split(logits []float32, rows, perRow int) [][]float32 {
 	out := make([][]float32, rows)
 	for r := range out {
@@ -277,9 +304,9 @@ func split(logits []float32, rows, perRow int) [][]float32 {
 	return out
 }
 
-// checkInput validates a batch and the first position whose logits are wanted, and returns the
-// row length.
-func (m *Model) checkInput(canvas [][]int, pad []int, from int) (int, error) {
+// checkInput validates a batch and the positions [from, to) whose logits are wanted, and returns
+// the row length.
+func (m *Model) checkInput(canvas [][]int, pad []int, from, to int) (int, error) {
 	if len(canvas) == 0 || len(canvas[0]) == 0 {
 		return 0, fmt.Errorf("empty canvas: %w", ErrInput)
 	}
@@ -300,8 +327,8 @@ func (m *Model) checkInput(canvas [][]int, pad []int, from int) (int, error) {
 			return 0, fmt.Errorf("row %d: %d padding positions in a row of %d: %w", r, p, seqLen, ErrInput)
 		}
 	}
-	if from < 0 || from >= seqLen {
-		return 0, fmt.Errorf("logits from position %d of rows of %d: %w", from, seqLen, ErrInput)
+	if from < 0 || to <= from || to > seqLen {
+		return 0, fmt.Errorf("logits of positions [%d, %d) of rows of %d: %w", from, to, seqLen, ErrInput)
 	}
 	return seqLen, nil
 }
@@ -313,3 +340,31 @@ func padOf(pad []int, r int) int {
 	}
 	return pad[r]
 }
+
+// Meter is the exact path as a samplers' Denoiser that counts what it computes, the way a
+// Session counts the cached path: its FLOPs are its ExactFLOPs.
+type Meter struct {
+	M     *Model
+	stats Stats
+}
+
+// Vocab returns the number of logits per position.
+func (mt *Meter) Vocab() int { return mt.M.arch.Vocab }
+
+// Logits is Model.Logits, counted.
+func (mt *Meter) Logits(ctx context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error) {
+	out, err := mt.M.Logits(ctx, canvas, pad, from, to)
+	if err != nil {
+		return nil, err
+	}
+	a, rows, seqLen := mt.M.arch, int64(len(canvas)), len(canvas[0])
+	mt.stats.Forwards++
+	mt.stats.FLOPs += rows * a.ExactFLOPs(seqLen, to-from)
+	mt.stats.ExactFLOPs = mt.stats.FLOPs
+	mt.stats.ReferenceFLOPs += rows * a.FLOPs(seqLen)
+	mt.stats.RecomputedRows += rows * int64(seqLen*a.Layers)
+	return out, nil
+}
+
+// Stats returns what the meter has counted so far.
+func (mt *Meter) Stats() Stats { return mt.stats }

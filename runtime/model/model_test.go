@@ -76,17 +76,17 @@ func TestBatchInvariance(t *testing.T) {
 			ctx := context.Background()
 			short := []int{10, 20, 30, 40, 50}
 			long := []int{1, 2, 3, 4, 5, 6, 7, 8}
-			alone, err := m.Logits(ctx, [][]int{short}, nil, 0)
+			alone, err := m.Logits(ctx, [][]int{short}, nil, 0, len(short))
 			if err != nil {
 				t.Fatal(err)
 			}
 			pad := len(long) - len(short)
 			padded := append([]int{99, 98, 97}, short...)
-			batch, err := m.Logits(ctx, [][]int{long, padded}, []int{0, pad}, 0)
+			batch, err := m.Logits(ctx, [][]int{long, padded}, []int{0, pad}, 0, len(long))
 			if err != nil {
 				t.Fatal(err)
 			}
-			longAlone, err := m.Logits(ctx, [][]int{long}, nil, 0)
+			longAlone, err := m.Logits(ctx, [][]int{long}, nil, 0, len(long))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,11 +116,11 @@ func TestDreamLogitShift(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := [][]int{{5, 6, 7, 8, 289, 289}}
-	s, err := shifted.Logits(context.Background(), ids, nil, 0)
+	s, err := shifted.Logits(context.Background(), ids, nil, 0, len(ids[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plain.Logits(context.Background(), ids, nil, 0)
+	p, err := plain.Logits(context.Background(), ids, nil, 0, len(ids[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +135,9 @@ func TestDreamLogitShift(t *testing.T) {
 	}
 }
 
-// Logits from a position returns exactly the tail of the full logits, for both families and
+// Logits of a span of positions are exactly that part of the full logits, for both families and
 // with padding (the LM head runs only on the rows it needs).
-func TestLogitsFrom(t *testing.T) {
+func TestLogitsSpan(t *testing.T) {
 	for _, family := range []string{testmodel.FamilyLLaDA, testmodel.FamilyDream} {
 		t.Run(family, func(t *testing.T) {
 			m := load(t, testmodel.Options{Family: family, Seed: 10})
@@ -147,14 +147,16 @@ func TestLogitsFrom(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := m.Vocab()
-			for _, from := range []int{0, 1, 2, 3, 5} {
-				tail, err := m.Logits(context.Background(), canvas, pad, from)
+			for _, span := range [][2]int{{0, 6}, {1, 6}, {2, 4}, {3, 6}, {5, 6}, {0, 1}} {
+				from, to := span[0], span[1]
+				part, err := m.Logits(context.Background(), canvas, pad, from, to)
 				if err != nil {
 					t.Fatal(err)
 				}
 				for r := range canvas {
-					if d := maxDiff(tail[r], all[r][from*v:]); len(tail[r]) != len(all[r][from*v:]) || d > 1e-6 {
-						t.Errorf("row %d from %d: %d logits differing by %g from the full forward's", r, from, len(tail[r]), d)
+					want := all[r][from*v : to*v]
+					if d := maxDiff(part[r], want); len(part[r]) != len(want) || d > 1e-6 {
+						t.Errorf("row %d [%d, %d): %d logits differing by %g from the full forward's", r, from, to, len(part[r]), d)
 					}
 				}
 			}
@@ -166,7 +168,7 @@ func TestLogitsFrom(t *testing.T) {
 // logits (a causal model would not).
 func TestBidirectional(t *testing.T) {
 	m := load(t, testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 5})
-	a, err := m.Logits(context.Background(), [][]int{{1, 2, 3, 4}, {1, 2, 3, 200}}, nil, 0)
+	a, err := m.Logits(context.Background(), [][]int{{1, 2, 3, 4}, {1, 2, 3, 200}}, nil, 0, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,12 +216,12 @@ func TestLogitsRejectsBadInput(t *testing.T) {
 		{"pad count mismatch", [][]int{{1, 2}}, []int{0, 0}, "2 pad counts for 1 rows"},
 		{"all padding", [][]int{{1, 2}}, []int{2}, "2 padding positions in a row of 2"},
 	}
-	if _, err := m.Logits(context.Background(), [][]int{{1, 2}}, nil, 2); !errors.Is(err, model.ErrInput) {
+	if _, err := m.Logits(context.Background(), [][]int{{1, 2}}, nil, 2, 2); !errors.Is(err, model.ErrInput) {
 		t.Errorf("Logits from past the end = %v, want ErrInput", err)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := m.Logits(context.Background(), tc.canvas, tc.pad, 0)
+			_, err := m.Logits(context.Background(), tc.canvas, tc.pad, 0, 1)
 			if !errors.Is(err, model.ErrInput) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Logits = %v, want ErrInput mentioning %q", err, tc.want)
 			}
@@ -227,7 +229,7 @@ func TestLogitsRejectsBadInput(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := m.Logits(ctx, [][]int{{1}}, nil, 0); !errors.Is(err, context.Canceled) {
+	if _, err := m.Logits(ctx, [][]int{{1}}, nil, 0, 1); !errors.Is(err, context.Canceled) {
 		t.Errorf("Logits with a cancelled context = %v", err)
 	}
 }

@@ -65,8 +65,8 @@ type Session struct {
 	prompt, gen []int // row indices of every sequence's prompt and response positions
 	// Scratch reused by every pass, so a pass allocates only the logits it returns.
 	qpos, ids, q, sel, local []int
-	heads                    []int          // head source rows for headFrom
-	headFrom                 int            // the from of heads
+	heads                    []int          // head source rows for headSpan
+	headSpan                 [2]int         // the [from, to) of heads
 	logits                   *tensor.Tensor // (B·(L−P+1), V)
 	blockStart               bool
 	stats                    Stats
@@ -183,7 +183,9 @@ type failed struct {
 
 func (f failed) Vocab() int { return f.vocab }
 
-func (f failed) Logits(context.Context, [][]int, []int, int) ([][]float32, error) { return nil, f.err }
+func (f failed) Logits(context.Context, [][]int, []int, int, int) ([][]float32, error) {
+	return nil, f.err
+}
 
 // Close releases the session's device memory; the session must not be used afterwards.
 func (s *Session) Close() {
@@ -229,9 +231,9 @@ func (s *Session) Stats() Stats {
 func (s *Session) StartBlock() { s.blockStart = true }
 
 // Logits runs the next cached forward pass over canvas, which must have the session's shape and
-// padding, and returns the logits of positions [from, L); from must not be inside the prompt.
-func (s *Session) Logits(ctx context.Context, canvas [][]int, pad []int, from int) ([][]float32, error) {
-	seqLen, err := s.m.checkInput(canvas, pad, from)
+// padding, and returns the logits of positions [from, to), which must lie in the response.
+func (s *Session) Logits(ctx context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error) {
+	seqLen, err := s.m.checkInput(canvas, pad, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("model: session: %w", err)
 	}
@@ -244,14 +246,14 @@ func (s *Session) Logits(ctx context.Context, canvas [][]int, pad []int, from in
 			return nil, fmt.Errorf("model: session: sequence %d padding changed: %w", r, ErrInput)
 		}
 	}
-	out, err := s.forward(ctx, canvas, from)
+	out, err := s.forward(ctx, canvas, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("model: cached forward: %w", err)
 	}
-	return split(out, len(canvas), (seqLen-from)*s.m.arch.Vocab), nil
+	return split(out, len(canvas), (to-from)*s.m.arch.Vocab), nil
 }
 
-func (s *Session) forward(ctx context.Context, canvas [][]int, from int) ([]float32, error) {
+func (s *Session) forward(ctx context.Context, canvas [][]int, from, to int) ([]float32, error) {
 	ref := s.sched.Next(s.blockStart)
 	s.blockStart = false
 	ids := s.ids[:0]
@@ -277,10 +279,10 @@ func (s *Session) forward(ctx context.Context, canvas [][]int, from int) ([]floa
 			return nil, fmt.Errorf("block %d: %w", l, err)
 		}
 	}
-	if s.headFrom != from || s.heads == nil {
-		s.heads, s.headFrom = m.headSources(s.seqs, s.seqLen, s.pad, from), from
+	if s.headSpan != [2]int{from, to} || s.heads == nil {
+		s.heads, s.headSpan = m.headSources(s.seqs, s.seqLen, s.pad, from, to), [2]int{from, to}
 	}
-	s.account(from, len(s.heads))
+	s.account(to - from)
 	return m.logitsInto(s.logits, act.x, act.n, s.heads)
 }
 
@@ -494,12 +496,13 @@ func (s *Session) residual(f *features, all bool) error {
 	return nil
 }
 
-// account adds one pass's head FLOPs and the exact and reference paths' counts.
-func (s *Session) account(from, headRows int) {
+// account adds one pass's head FLOPs, for logitRows positions per sequence, and the exact and
+// reference paths' counts.
+func (s *Session) account(logitRows int) {
 	a := s.m.arch
 	s.stats.Forwards++
-	s.stats.FLOPs += int64(headRows) * a.HeadFLOPs()
-	s.stats.ExactFLOPs += int64(s.seqs) * a.ExactFLOPs(s.seqLen, from)
+	s.stats.FLOPs += int64(s.seqs*logitRows) * a.HeadFLOPs()
+	s.stats.ExactFLOPs += int64(s.seqs) * a.ExactFLOPs(s.seqLen, logitRows)
 	s.stats.ReferenceFLOPs += int64(s.seqs) * a.FLOPs(s.seqLen)
 }
 

@@ -66,11 +66,11 @@ func TestSessionExactSettingsEqualExactPath(t *testing.T) {
 			defer s.Close()
 			ctx := context.Background()
 			for i, c := range canvases(5, seqLen, promptLen, 288, 1) {
-				want, err := m.Logits(ctx, c, pad, promptLen)
+				want, err := m.Logits(ctx, c, pad, promptLen, seqLen)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := s.Logits(ctx, c, pad, promptLen)
+				got, err := s.Logits(ctx, c, pad, promptLen, seqLen)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -107,12 +107,12 @@ func TestSessionReuseOfAnUnchangedCanvas(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			first, err := s.Logits(context.Background(), c, nil, 6)
+			first, err := s.Logits(context.Background(), c, nil, 6, 16)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for pass := 2; pass <= 4; pass++ {
-				got, err := s.Logits(context.Background(), c, nil, 6)
+				got, err := s.Logits(context.Background(), c, nil, 6, 16)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -143,11 +143,11 @@ func TestSessionRefreshRestoresExactLogits(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	for i, c := range canvases(9, 18, 6, 288, 3) {
-		got, err := s.Logits(ctx, c, nil, 6)
+		got, err := s.Logits(ctx, c, nil, 6, 18)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := m.Logits(ctx, c, nil, 6)
+		want, err := m.Logits(ctx, c, nil, 6, 18)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,10 +173,10 @@ func TestSessionRejectsBadInput(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	for name, call := range map[string]func() error{
-		"other length":    func() error { _, err := s.Logits(ctx, [][]int{make([]int, 9)}, nil, 4); return err },
-		"two rows":        func() error { _, err := s.Logits(ctx, [][]int{make([]int, 8), make([]int, 8)}, nil, 4); return err },
-		"from the prompt": func() error { _, err := s.Logits(ctx, [][]int{make([]int, 8)}, nil, 3); return err },
-		"new padding":     func() error { _, err := s.Logits(ctx, [][]int{make([]int, 8)}, []int{1}, 4); return err },
+		"other length":    func() error { _, err := s.Logits(ctx, [][]int{make([]int, 9)}, nil, 4, 8); return err },
+		"two rows":        func() error { _, err := s.Logits(ctx, [][]int{make([]int, 8), make([]int, 8)}, nil, 4, 8); return err },
+		"from the prompt": func() error { _, err := s.Logits(ctx, [][]int{make([]int, 8)}, nil, 3, 8); return err },
+		"new padding":     func() error { _, err := s.Logits(ctx, [][]int{make([]int, 8)}, []int{1}, 4, 8); return err },
 	} {
 		if err := call(); !errors.Is(err, model.ErrInput) {
 			t.Errorf("%s: %v, want ErrInput", name, err)

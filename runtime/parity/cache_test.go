@@ -56,14 +56,16 @@ type recorder struct {
 	*model.Session
 	keep    map[int]bool
 	kept    map[int][]float32
+	spans   map[int][2]int // the positions of each kept forward's logits
 	forward int
 }
 
-func (r *recorder) Logits(ctx context.Context, canvas [][]int, pad []int, from int) ([][]float32, error) {
-	out, err := r.Session.Logits(ctx, canvas, pad, from)
+func (r *recorder) Logits(ctx context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error) {
+	out, err := r.Session.Logits(ctx, canvas, pad, from, to)
 	r.forward++
 	if err == nil && r.keep[r.forward] {
 		r.kept[r.forward] = slices.Clone(out[0])
+		r.spans[r.forward] = [2]int{from, to}
 	}
 	return out, err
 }
@@ -92,7 +94,7 @@ func TestCachedGenerateParity(t *testing.T) {
 							t.Fatal(err)
 						}
 						set := featcache.Settings{PromptInterval: cs.PromptInterval, ResponseInterval: cs.ResponseInterval, TransferRatio: cs.TransferRatio}
-						rec := &recorder{keep: map[int]bool{}, kept: map[int][]float32{}}
+						rec := &recorder{keep: map[int]bool{}, kept: map[int][]float32{}, spans: map[int][2]int{}}
 						for _, sl := range gc.StepLogits {
 							rec.keep[sl.Forward] = true
 						}
@@ -103,9 +105,10 @@ func TestCachedGenerateParity(t *testing.T) {
 						if !slices.Equal(got, gc.GeneratedIDs) {
 							t.Errorf("generated ids (min margin %g, similarity gap %g)\n got %v\nwant %v", gc.MinMargin, gc.MinSimilarityGap, got, gc.GeneratedIDs)
 						}
-						p, v := len(gc.PromptIDs), m.Vocab()
+						v := m.Vocab()
 						for _, sl := range gc.StepLogits {
-							if err := compare(rec.kept[sl.Forward], sl.Logits[p*v:], relTolLogits); err != nil {
+							span := rec.spans[sl.Forward]
+							if err := compare(rec.kept[sl.Forward], sl.Logits[span[0]*v:span[1]*v], relTolLogits); err != nil {
 								t.Errorf("logits of forward %d: %v", sl.Forward, err)
 							}
 						}

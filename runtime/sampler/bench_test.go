@@ -44,10 +44,10 @@ func newFixedLogits(vocab, rows, length int) *fixedLogits {
 
 func (f *fixedLogits) Vocab() int { return f.vocab }
 
-func (f *fixedLogits) Logits(_ context.Context, canvas [][]int, _ []int, from int) ([][]float32, error) {
+func (f *fixedLogits) Logits(_ context.Context, canvas [][]int, _ []int, from, to int) ([][]float32, error) {
 	out := make([][]float32, len(canvas))
 	for b := range canvas {
-		out[b] = append([]float32(nil), f.rows[b][from*f.vocab:]...)
+		out[b] = append([]float32(nil), f.rows[b][from*f.vocab:to*f.vocab]...)
 	}
 	return out, nil
 }

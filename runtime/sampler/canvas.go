@@ -29,6 +29,7 @@ type canvas struct {
 	promptLen int   // padded prompt length; the response region starts here
 	vocab     int
 	forwards  int // Denoiser.Logits calls so far
+	from      int // first position of the last Logits call's answer
 }
 
 // newCanvas left-pads the prompts with padID to the longest and appends genLen mask tokens.
@@ -79,9 +80,10 @@ func (c *canvas) padCounts() []int {
 
 // logits runs the denoiser on rows (the canvas or a variant of it) and checks the shape of
 // its answer.
-func (c *canvas) logits(ctx context.Context, d Denoiser, rows [][]int) ([][]float32, error) {
+func (c *canvas) logits(ctx context.Context, d Denoiser, rows [][]int, from, to int) ([][]float32, error) {
 	c.forwards++
-	out, err := d.Logits(ctx, rows, c.pad, c.promptLen)
+	c.from = from
+	out, err := d.Logits(ctx, rows, c.pad, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("denoise: %w", err)
 	}
@@ -90,18 +92,18 @@ func (c *canvas) logits(ctx context.Context, d Denoiser, rows [][]int) ([][]floa
 			ErrInvalidInput, len(out), len(rows))
 	}
 	for b, l := range out {
-		if want := (len(rows[b]) - c.promptLen) * c.vocab; len(l) != want {
-			return nil, fmt.Errorf("%w: the denoiser returned %d logits for row %d, want %d (%d response positions x %d tokens)",
-				ErrInvalidInput, len(l), b, want, len(rows[b])-c.promptLen, c.vocab)
+		if want := (to - from) * c.vocab; len(l) != want {
+			return nil, fmt.Errorf("%w: the denoiser returned %d logits for row %d, want %d (%d positions x %d tokens)",
+				ErrInvalidInput, len(l), b, want, to-from, c.vocab)
 		}
 	}
 	return out, nil
 }
 
-// at returns the logits of canvas position p in one row's answer of logits, which starts at
-// the response region.
+// at returns the logits of canvas position p in one row's answer of logits to the last
+// logits call, which starts at that call's from.
 func (c *canvas) at(row []float32, p int) []float32 {
-	i := (p - c.promptLen) * c.vocab
+	i := (p - c.from) * c.vocab
 	return row[i : i+c.vocab : i+c.vocab]
 }
 

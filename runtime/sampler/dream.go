@@ -111,7 +111,7 @@ func (r *dreamRun) done() bool {
 
 // step runs step i, from time t to time s.
 func (r *dreamRun) step(ctx context.Context, i int, t, s float32) (Step, error) {
-	logits, err := r.c.logits(ctx, r.d, r.c.rows)
+	logits, err := r.c.logits(ctx, r.d, r.c.rows, r.c.promptLen, len(r.c.rows[0]))
 	if err != nil {
 		return Step{}, err
 	}

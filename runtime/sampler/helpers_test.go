@@ -39,14 +39,15 @@ type fakeDenoiser struct {
 
 // fakeCall is one recorded Logits call.
 type fakeCall struct {
-	canvas [][]int
-	pad    []int
+	canvas   [][]int
+	pad      []int
+	from, to int
 }
 
 func (f *fakeDenoiser) Vocab() int { return f.vocab }
 
-func (f *fakeDenoiser) Logits(_ context.Context, canvas [][]int, pad []int, from int) ([][]float32, error) {
-	call := fakeCall{canvas: make([][]int, len(canvas)), pad: slices.Clone(pad)}
+func (f *fakeDenoiser) Logits(_ context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error) {
+	call := fakeCall{canvas: make([][]int, len(canvas)), pad: slices.Clone(pad), from: from, to: to}
 	for b, row := range canvas {
 		call.canvas[b] = slices.Clone(row)
 	}
@@ -55,9 +56,9 @@ func (f *fakeDenoiser) Logits(_ context.Context, canvas [][]int, pad []int, from
 		return nil, f.err
 	}
 	out := make([][]float32, len(canvas))
-	for b, row := range canvas {
-		out[b] = make([]float32, (len(row)-from)*f.vocab)
-		for p := from; p < len(row); p++ {
+	for b := range canvas {
+		out[b] = make([]float32, (to-from)*f.vocab)
+		for p := from; p < to; p++ {
 			f.fn(canvas, b, p, out[b][(p-from)*f.vocab:(p-from+1)*f.vocab])
 		}
 	}

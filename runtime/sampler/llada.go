@@ -142,7 +142,7 @@ func (r *lladaRun) blockDone(lo, hi int) bool {
 // step runs step i: one forward, a prediction for every masked position in [lo, hi), and
 // choose picks, per row, the candidates to commit.
 func (r *lladaRun) step(ctx context.Context, i, lo, hi int, choose func(int, []candidate) []candidate) (Step, error) {
-	if err := r.forward(ctx); err != nil {
+	if err := r.forward(ctx, lo, hi); err != nil {
 		return Step{}, err
 	}
 	cands := make([][]candidate, len(r.c.rows))
@@ -160,10 +160,15 @@ func (r *lladaRun) step(ctx context.Context, i, lo, hi int, choose func(int, []c
 }
 
 // forward runs the denoiser on the canvas and, with CFG, on the canvas with every prompt
-// position (padding included, as the reference's prompt_index) replaced by the mask.
-func (r *lladaRun) forward(ctx context.Context) error {
+// position (padding included, as the reference's prompt_index) replaced by the mask. It asks
+// for the logits of the current block [lo, hi) only, or of the whole response with the CFG
+// cache, whose residual must cover the blocks of later steps.
+func (r *lladaRun) forward(ctx context.Context, lo, hi int) error {
+	if r.o.CFGScale > 0 && r.o.CFGInterval > 1 {
+		lo, hi = r.c.promptLen, len(r.c.rows[0])
+	}
 	var err error
-	r.cond, err = r.c.logits(ctx, r.d, r.c.rows)
+	r.cond, err = r.c.logits(ctx, r.d, r.c.rows, lo, hi)
 	if err != nil || r.o.CFGScale == 0 {
 		return err
 	}
@@ -187,7 +192,7 @@ func (r *lladaRun) forward(ctx context.Context) error {
 			un[b][i] = r.o.MaskID
 		}
 	}
-	if r.uncond, err = r.c.logits(ctx, r.un, un); err != nil {
+	if r.uncond, err = r.c.logits(ctx, r.un, un, lo, hi); err != nil {
 		return err
 	}
 	if r.o.CFGInterval > 1 {

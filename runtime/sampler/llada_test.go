@@ -557,7 +557,7 @@ type badShape struct{ rows, perRow int }
 
 func (badShape) Vocab() int { return testVocab }
 
-func (d badShape) Logits(_ context.Context, canvas [][]int, _ []int, _ int) ([][]float32, error) {
+func (d badShape) Logits(_ context.Context, canvas [][]int, _ []int, _, _ int) ([][]float32, error) {
 	out := make([][]float32, min(d.rows, len(canvas)))
 	for b := range out {
 		out[b] = make([]float32, d.perRow)
@@ -654,6 +654,12 @@ func TestLLaDAStartsBlocks(t *testing.T) {
 	}
 	if want := []int{0, 2, 4, 6}; !slices.Equal(d.starts, want) {
 		t.Errorf("blocks started before calls %v, want %v", d.starts, want)
+	}
+	// Each call asks only for the logits of its block: positions [3+2k, 5+2k).
+	for i, c := range d.calls {
+		if lo := 3 + 2*(i/2); c.from != lo || c.to != lo+2 {
+			t.Errorf("call %d asked for [%d, %d), want [%d, %d)", i, c.from, c.to, lo, lo+2)
+		}
 	}
 }
 

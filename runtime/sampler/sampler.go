@@ -21,12 +21,13 @@ import (
 	"errors"
 )
 
-// Denoiser predicts, for the positions [from, len(row)) of every row of a batch of equal-length
+// Denoiser predicts, for the positions [from, to) of every row of a batch of equal-length
 // canvases, the logits of the token at that position. Rows are left-padded: the first pad[b]
 // positions of row b are padding, which no position attends to (pad may be nil: no padding).
-// The samplers pass from = the padded prompt length, since they never read a prompt
-// position's logits, so a denoiser need not compute them. The returned slice has one
-// []float32 per row of (len(row)−from)·Vocab() values, position-major: position from first.
+// The samplers ask only for positions they read: LLaDA for the current block, Dream for the
+// response region, never a prompt position, so a denoiser need not compute the others. The
+// returned slice has one []float32 per row of (to−from)·Vocab() values, position-major:
+// position from first.
 // For Dream the model already applies its one-position logit shift, so the logits of position
 // i are always the prediction for position i.
 //
@@ -35,7 +36,7 @@ import (
 // so an implementation must not return memory it still uses.
 type Denoiser interface {
 	Vocab() int
-	Logits(ctx context.Context, canvas [][]int, pad []int, from int) ([][]float32, error)
+	Logits(ctx context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error)
 }
 
 // BlockStarter is implemented by denoisers that want to know where LLaDA's semi-autoregressive

@@ -105,6 +105,13 @@ type Backend interface {
 	Sync(ctx context.Context) error
 }
 
+// Prepacker is implemented by backends that can store a constant matrix, once, in the layout
+// their MatMul reads its b operand in, instead of rearranging it on every call. Model code
+// prepacks its weights after loading them; a prepacked tensor must not be modified afterwards.
+type Prepacker interface {
+	Prepack(w *Tensor) error
+}
+
 // Releaser is implemented by backends whose tensors hold memory the Go garbage collector does
 // not manage (device memory). Release frees t's storage; t and every view of it must not be
 // used afterwards.

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 
 	"dllm.dev/dllm-operator/runtime/tensor"
 )
@@ -33,6 +34,52 @@ type Backend struct {
 	threads int
 	// kernels, if set, replaces the instruction set chosen for this CPU (tests force each one).
 	kernels *kernels
+	// packed maps the first element of a prepacked weight's storage to its *packedWeight.
+	packed sync.Map
+}
+
+var _ tensor.Prepacker = (*Backend)(nil)
+
+// packedWeight is a weight matrix packed once for one kernel set.
+type packedWeight struct {
+	ks   *kernels
+	n, k int
+	data []float32
+}
+
+// Prepack packs the (N, K) matrix w for MatMul's B operand once, so MatMul(dst, a, w) skips
+// repacking it on every call; small-M products (a cache's few recomputed rows) otherwise spend
+// about as long packing the weight as multiplying. w must not be modified afterwards. The
+// packed copy lives as long as the backend (it doubles w's memory).
+func (be *Backend) Prepack(w *tensor.Tensor) error {
+	x, err := data(w, "w")
+	if err != nil {
+		return fmt.Errorf("cpu: prepack: %w", err)
+	}
+	if w.Rank() != 2 {
+		return fmt.Errorf("cpu: prepack: w %v is not a matrix: %w", w, tensor.ErrShape)
+	}
+	if len(x) == 0 {
+		return nil
+	}
+	ks := be.gemmKernels()
+	be.packed.Store(&x[0], &packedWeight{ks: ks, n: w.Dim(0), k: w.Dim(1), data: packWeights(ks, x, w.Dim(0), w.Dim(1))})
+	return nil
+}
+
+// prepacked returns the packed copy of w (N×K storage x) for ks, or nil.
+func (be *Backend) prepacked(ks *kernels, x []float32, n, k int) []float32 {
+	if len(x) == 0 {
+		return nil
+	}
+	v, ok := be.packed.Load(&x[0])
+	if !ok {
+		return nil
+	}
+	if p := v.(*packedWeight); p.ks == ks && p.n == n && p.k == k && len(x) == n*k {
+		return p.data
+	}
+	return nil
 }
 
 var _ tensor.Backend = (*Backend)(nil)

@@ -101,6 +101,9 @@ type gemm struct {
 	a, b, c        matrix
 	transA, transB bool
 	packedA        []float32
+	// packedB, if set, holds B (transB, N×K) already packed by packWeights for ks.nr (then b is
+	// not read): the weights of a model, packed once by Backend.Prepack.
+	packedB []float32
 	// maxPacked, if positive, replaces aBlockElems (tests use it to force several row blocks).
 	maxPacked int
 }
@@ -307,6 +310,10 @@ func (g *gemm) rowBlock(ks *kernels, threads int, ts []tile, pa []float32) {
 // panelB returns the packed panel of B for columns [j0, j0+cols) and K block [k0, k0+kc).
 func (g *gemm) panelB(ks *kernels, s *gemmScratch, j0, cols, k0, kc int) []float32 {
 	nr := ks.nr
+	if g.packedB != nil {
+		p := (j0/nr)*g.k*nr + k0*nr
+		return g.packedB[p : p+kc*nr]
+	}
 	if !g.transB && g.b.ld == nr && j0 == 0 && len(g.b.data) >= (k0+kc)*nr {
 		// B is a single panel already laid out k-major with stride nr: use it in place.
 		// Columns past n are read but only reach C columns that are never stored.
@@ -338,11 +345,14 @@ func (g *gemm) compute(ks *kernels, s *gemmScratch, pa []float32, ts []tile, t0,
 			// Fetch the next panel of B from memory while this one is multiplied, a share of
 			// its rows before each tile so the requests never pile up.
 			var pf []float32
-			pfRows, pfCols := 0, 0
+			pfRows, pfCols, pfLd := 0, 0, g.b.ld
 			if next := j0 + nr; ks.prefetch != nil && next < n1 {
-				if g.transB {
+				switch {
+				case g.packedB != nil:
+					pf, pfRows, pfCols, pfLd = g.packedB[(next/nr)*g.k*nr+k0*nr:], kc, nr, nr
+				case g.transB:
 					pf, pfRows, pfCols = g.b.data[next*g.b.ld+k0:], min(nr, n1-next), kc
-				} else {
+				default:
 					pf, pfRows, pfCols = g.b.data[k0*g.b.ld+next:], kc, min(nr, n1-next)
 				}
 			}
@@ -351,7 +361,7 @@ func (g *gemm) compute(ks *kernels, s *gemmScratch, pa []float32, ts []tile, t0,
 				if pfRows > 0 {
 					r0, r1 := ti*pfRows/nt, (ti+1)*pfRows/nt
 					if r1 > r0 {
-						ks.prefetch(pf[r0*g.b.ld:], g.b.ld, r1-r0, pfCols)
+						ks.prefetch(pf[r0*pfLd:], pfLd, r1-r0, pfCols)
 					}
 				}
 				a := pa[height*k0+(t.row-ts[0].row)*kc:][:t.h*kc]
@@ -376,4 +386,18 @@ func (g *gemm) compute(ks *kernels, s *gemmScratch, pa []float32, ts []tile, t0,
 			}
 		}
 	}
+}
+
+// packWeights packs w, an N×K matrix used as B of A·Bᵀ, once for the kernels ks: panel p (B's
+// rows [p·nr, p·nr+nr), zeros past N) is K rows of nr floats, k-major, at p·K·nr, the layout
+// panelB would build for every K block of every call.
+func packWeights(ks *kernels, w []float32, n, k int) []float32 {
+	nr := ks.nr
+	panels := (n + nr - 1) / nr
+	out := make([]float32, panels*k*nr)
+	for p := range panels {
+		rows := min(nr, n-p*nr)
+		ks.transpose(out[p*k*nr:], nr, w[p*nr*k:], k, rows, nr, k)
+	}
+	return out
 }

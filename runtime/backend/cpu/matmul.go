@@ -77,11 +77,12 @@ func (be *Backend) MatMul(dst, a, b *tensor.Tensor) error {
 		return err
 	}
 	rows, cols, inner := a.Dim(0), b.Dim(0), a.Dim(1)
+	ks := be.gemmKernels()
 	g := gemm{
 		m: rows, n: cols, k: inner,
 		a: matrix{x, inner}, b: matrix{w, inner}, c: matrix{d, cols},
-		transB: true,
+		transB: true, packedB: be.prepacked(ks, w, cols, inner),
 	}
-	g.run(be.gemmKernels(), be.Threads())
+	g.run(ks, be.Threads())
 	return nil
 }

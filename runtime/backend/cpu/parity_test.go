@@ -17,10 +17,12 @@ limitations under the License.
 package cpu
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"dllm.dev/dllm-operator/runtime/tensor"
@@ -400,4 +402,29 @@ func TestErrorsMatchReference(t *testing.T) {
 			t.Errorf("%s: fast backend returned %v, reference %v", c.name, got, want)
 		}
 	}
+}
+
+// A prepacked weight gives exactly the product of the same weight packed per call, on every
+// path, for shapes with partial panels, several K blocks and tall and short A.
+func TestPrepackedMatMul(t *testing.T) {
+	forEachPath(t, func(t *testing.T, be *Backend) {
+		r := rand.New(rand.NewPCG(21, 22))
+		for _, s := range [][3]int{{1, 1, 1}, {5, 33, 17}, {64, 512, 300}, {15, 40, 513}, {200, 70, 64}} {
+			m, n, k := s[0], s[1], s[2]
+			x, w := upload(t, normals(r, m*k), m, k), upload(t, normals(r, n*k), n, k)
+			fresh := &Backend{threads: be.threads, kernels: be.kernels}
+			want, got := upload(t, make([]float32, m*n), m, n), upload(t, make([]float32, m*n), m, n)
+			must(t, fresh.MatMul(want, x, w), be.Prepack(w))
+			if be.prepacked(be.gemmKernels(), storage(w), n, k) == nil {
+				t.Fatalf("%v: Prepack stored nothing", s)
+			}
+			must(t, be.MatMul(got, x, w))
+			if !slices.Equal(storage(got), storage(want)) {
+				t.Errorf("%v: product with the prepacked weight differs from the per-call packing", s)
+			}
+		}
+		if err := be.Prepack(upload(t, make([]float32, 4), 4)); !errors.Is(err, tensor.ErrShape) {
+			t.Errorf("Prepack of a vector = %v, want ErrShape", err)
+		}
+	})
 }

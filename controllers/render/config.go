@@ -181,6 +181,10 @@ func modelLocation(source string) (location, error) {
 			dir:      path.Join(contract.ModelsDir, sub),
 		}, nil
 	case "file":
+		// The API admits only file:///ABSOLUTE/PATH; a host part (file://x/y) is not a path.
+		if !strings.HasPrefix(rest, "/") {
+			return location{}, fmt.Errorf("spec.model.source: %q must have the form file:///ABSOLUTE/PATH", source)
+		}
 		return location{dir: path.Clean(rest)}, nil
 	case "oci":
 		return location{

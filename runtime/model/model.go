@@ -56,6 +56,16 @@ type Arch struct {
 	ShiftLogits bool
 }
 
+// ArchOf returns the shape a checkpoint's normalised config describes, without the
+// family-specific ShiftLogits, which the family packages set.
+func ArchOf(c weights.Config) Arch {
+	return Arch{
+		Hidden: c.Hidden, Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim,
+		Intermediate: c.Intermediate, Vocab: c.Vocab,
+		RopeTheta: c.RopeTheta, NormEps: float32(c.RMSNormEps), QKVBias: c.QKVBias,
+	}
+}
+
 // Validate reports whether a describes a network Load can build.
 func (a Arch) Validate() error {
 	var errs []error

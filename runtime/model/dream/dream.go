@@ -40,12 +40,9 @@ const EndOfTurn = "<|im_end|>"
 
 // Arch returns the network shape c describes.
 func Arch(c weights.Config) model.Arch {
-	return model.Arch{
-		Hidden: c.Hidden, Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim,
-		Intermediate: c.Intermediate, Vocab: c.Vocab,
-		RopeTheta: c.RopeTheta, NormEps: float32(c.RMSNormEps), QKVBias: c.QKVBias,
-		ShiftLogits: true,
-	}
+	a := model.ArchOf(c)
+	a.ShiftLogits = true
+	return a
 }
 
 // Names returns the checkpoint names of a Dream network; with tied embeddings the LM head is

@@ -36,13 +36,7 @@ import (
 const EndOfTurn = "<|eot_id|>"
 
 // Arch returns the network shape c describes.
-func Arch(c weights.Config) model.Arch {
-	return model.Arch{
-		Hidden: c.Hidden, Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim,
-		Intermediate: c.Intermediate, Vocab: c.Vocab,
-		RopeTheta: c.RopeTheta, NormEps: float32(c.RMSNormEps), QKVBias: c.QKVBias,
-	}
-}
+func Arch(c weights.Config) model.Arch { return model.ArchOf(c) }
 
 // Names returns the checkpoint names of a LLaDA network; with tied embeddings the LM head is
 // the embedding table.

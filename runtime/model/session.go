@@ -70,6 +70,7 @@ type Session struct {
 	logits                   *tensor.Tensor // (B·(L−P+1), V)
 	blockStart               bool
 	stats                    Stats
+	warm                     bool     // a full pass has filled every layer's features
 	uncond                   *Session // classifier-free guidance's unconditional passes, created on demand
 	uncondErr                error
 }
@@ -270,9 +271,12 @@ func (s *Session) forward(ctx context.Context, canvas [][]int, from, to int) ([]
 		}
 		prompt, response := ref.Layer(l)
 		var err error
-		if prompt && response {
+		switch {
+		case l == 0 && !ref.Prompt && s.warm:
+			err = s.firstLayer()
+		case prompt && response:
 			err = s.full(l)
-		} else {
+		default:
 			err = s.partial(l, prompt, response)
 		}
 		if err != nil {
@@ -286,8 +290,29 @@ func (s *Session) forward(ctx context.Context, canvas [][]int, from, to int) ([]
 	return m.logitsInto(s.logits, act.x, act.n, s.heads)
 }
 
+// firstLayer is layer 0 (always case A) in a pass that refreshes no prompt: only the rows
+// later layers read, [P−1, L) of each sequence, are computed. The other prompt rows' K and V
+// at layer 0 depend only on their embeddings, so the cached ones are exactly what a full
+// recomputation would give, and their outputs feed nothing but prompt rows no later layer
+// reads.
+func (s *Session) firstLayer() error {
+	q := s.q[:0]
+	for r := range s.seqs {
+		q = append(q, r*s.seqLen+s.promptLen-1)
+	}
+	nPrompt := len(q)
+	q = append(q, s.gen...)
+	s.stats.RecomputedRows += int64(len(q))
+	s.stats.ReusedRows += int64(s.seqs*s.seqLen - len(q))
+	if err := s.recompute(&s.m.blocks[0], &s.feats[0], q, nPrompt, len(q)); err != nil {
+		return err
+	}
+	return s.residual(&s.feats[0], false)
+}
+
 // full is case A: the exact block over every row, writing the layer's features.
 func (s *Session) full(l int) error {
+	s.warm = true
 	f := &s.feats[l]
 	s.stats.RecomputedRows += int64(s.seqs * s.seqLen)
 	s.stats.FLOPs += s.m.arch.BlockFLOPs(s.seqs*s.seqLen, s.seqLen)

@@ -19,6 +19,7 @@ package model
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"dllm.dev/dllm-operator/runtime/featcache"
 	"dllm.dev/dllm-operator/runtime/sampler"
@@ -468,10 +469,16 @@ func (s *Session) recompute(blk *block, f *features, q []int, nPrompt, withV int
 }
 
 // attendRows runs attention for the recomputed rows, sequence by sequence, over all of the
-// sequence's cached keys; the prompt part and the rest of q are each ascending.
+// sequence's cached keys; the prompt part and the rest of q are each ascending. When q is
+// ascending as a whole (always for one sequence), each sequence takes one call, so the backend
+// prepares its keys once.
 func (s *Session) attendRows(att, qt *tensor.Tensor, f *features, q []int, nPrompt int) error {
 	l := s.seqLen
-	for _, part := range [][2]int{{0, nPrompt}, {nPrompt, len(q)}} {
+	parts := [][2]int{{0, nPrompt}, {nPrompt, len(q)}}
+	if slices.IsSorted(q) {
+		parts = [][2]int{{0, len(q)}}
+	}
+	for _, part := range parts {
 		for i := part[0]; i < part[1]; {
 			r := q[i] / l
 			j := i

@@ -107,17 +107,13 @@ func (m *Model) forward(ctx context.Context, canvas [][]int, pad []int, from, to
 // positions [from, to); it returns B·(to−from)·V logits.
 func (m *Model) run(ctx context.Context, canvas [][]int, pad []int, seqLen, from, to int, hook Hook) ([]float32, error) {
 	rows := len(canvas) * seqLen
-	ids := make([]int, 0, rows)
-	for _, row := range canvas {
-		ids = append(ids, row...)
-	}
 	act, err := m.allocate(rows)
 	if err != nil {
 		return nil, err
 	}
 	defer act.release(m.b)
-	if err := m.b.Gather(act.x, m.embed, ids); err != nil {
-		return nil, fmt.Errorf("embed: %w", err)
+	if err := m.embedRows(act.x, canvas, make([]int, 0, rows)); err != nil {
+		return nil, err
 	}
 	if err := observe(hook, 0, act.x); err != nil {
 		return nil, err
@@ -168,6 +164,19 @@ func (m *Model) logitsInto(logits, x, scratch *tensor.Tensor, src []int) ([]floa
 		return nil, fmt.Errorf("lm head: %w", err)
 	}
 	return m.b.ToFloat32(logits)
+}
+
+// embedRows writes the token embeddings of every row of canvas into x (B·L, D), flattening the
+// ids into buf's storage.
+func (m *Model) embedRows(x *tensor.Tensor, canvas [][]int, buf []int) error {
+	ids := buf[:0]
+	for _, row := range canvas {
+		ids = append(ids, row...)
+	}
+	if err := m.b.Gather(x, m.embed, ids); err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
+	return nil
 }
 
 func observe(hook Hook, layer int, x *tensor.Tensor) error {

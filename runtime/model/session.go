@@ -258,13 +258,9 @@ func (s *Session) Logits(ctx context.Context, canvas [][]int, pad []int, from, t
 func (s *Session) forward(ctx context.Context, canvas [][]int, from, to int) ([]float32, error) {
 	ref := s.sched.Next(s.blockStart)
 	s.blockStart = false
-	ids := s.ids[:0]
-	for _, row := range canvas {
-		ids = append(ids, row...)
-	}
 	m, act := s.m, s.act
-	if err := m.b.Gather(act.x, m.embed, ids); err != nil {
-		return nil, fmt.Errorf("embed: %w", err)
+	if err := m.embedRows(act.x, canvas, s.ids); err != nil {
+		return nil, err
 	}
 	for l := range m.blocks {
 		if err := ctx.Err(); err != nil {

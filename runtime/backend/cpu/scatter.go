@@ -37,15 +37,21 @@ func checkScatter(dst, src *tensor.Tensor, ids []int) (d, s []float32, dim int, 
 		return nil, nil, 0, fmt.Errorf("cpu: scatter: %w", err)
 	}
 	rows := dst.Dim(0)
-	seen := make(map[int]struct{}, len(ids))
+	ascending := true
 	for r, id := range ids {
 		if id < 0 || id >= rows {
 			return nil, nil, 0, fmt.Errorf("cpu: scatter: id %d at %d outside [0, %d): %w", id, r, rows, tensor.ErrArgument)
 		}
-		if _, dup := seen[id]; dup {
-			return nil, nil, 0, fmt.Errorf("cpu: scatter: id %d repeated at %d: %w", id, r, tensor.ErrArgument)
+		ascending = ascending && (r == 0 || ids[r-1] < id)
+	}
+	if !ascending { // strictly ascending ids, what a feature cache passes, cannot repeat
+		seen := make(map[int]struct{}, len(ids))
+		for r, id := range ids {
+			if _, dup := seen[id]; dup {
+				return nil, nil, 0, fmt.Errorf("cpu: scatter: id %d repeated at %d: %w", id, r, tensor.ErrArgument)
+			}
+			seen[id] = struct{}{}
 		}
-		seen[id] = struct{}{}
 	}
 	return d, s, dst.Dim(1), nil
 }

@@ -19,8 +19,6 @@ package parity_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -33,6 +31,7 @@ import (
 
 // cacheFixture is the file hack/parity/reference.py writes for the cached path.
 type cacheFixture struct {
+	Checkpoint     checkpointSpec `json:"checkpoint"`
 	CachedGenerate []struct {
 		generateCase
 		Cases            any     `json:"cases"`
@@ -73,15 +72,9 @@ func (r *recorder) Logits(ctx context.Context, canvas [][]int, pad []int, from, 
 func TestCachedGenerateParity(t *testing.T) {
 	for _, family := range []string{"llada", "dream"} {
 		t.Run(family, func(t *testing.T) {
-			_, ck := setup(t, family)
-			raw, err := os.ReadFile(filepath.Join("testdata", family+"-cache.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var f cacheFixture
-			if err := json.Unmarshal(raw, &f); err != nil {
-				t.Fatal(err)
-			}
+			readFixture(t, family+"-cache.json", &f)
+			ck := rebuild(t, f.Checkpoint, family+"-cache.json")
 			for _, b := range backends() {
 				m, err := families.Load(b, ck)
 				if err != nil {

@@ -40,7 +40,7 @@ import (
 // Tolerances against the float32 PyTorch reference. Both sides compute in float32 from the same
 // BF16 weights; they differ only in summation order, so the error is a few float32 ulps of the
 // largest magnitudes involved, well under these bounds, and far under the decision margins the
-// fixtures record for generation (≥ 1e-4).
+// fixtures record for generation (≥ 2e-5 in logit units).
 const (
 	relTolHidden = 1e-5 // of the largest |value| in the layer
 	relTolLogits = 1e-5 // of the largest |logit| in the case
@@ -48,26 +48,29 @@ const (
 
 // fixture is the file hack/parity/reference.py writes.
 type fixture struct {
-	Generator    string `json:"generator"`
-	TorchVersion string `json:"torch_version"`
-	Checkpoint   struct {
-		Family      string `json:"family"`
-		Seed        int64  `json:"seed"`
-		DModel      int    `json:"d_model"`
-		Layers      int    `json:"layers"`
-		Heads       int    `json:"heads"`
-		KVHeads     int    `json:"kv_heads"`
-		MLP         int    `json:"mlp"`
-		Vocab       int    `json:"vocab"`
-		ModelSHA256 string `json:"model_sha256"`
-	} `json:"checkpoint"`
-	Forward []struct {
+	Generator    string         `json:"generator"`
+	TorchVersion string         `json:"torch_version"`
+	Checkpoint   checkpointSpec `json:"checkpoint"`
+	Forward      []struct {
 		Name         string      `json:"name"`
 		InputIDs     []int       `json:"input_ids"`
 		HiddenStates [][]float32 `json:"hidden_states"`
 		Logits       []float32   `json:"logits"`
 	} `json:"forward"`
 	Generate []generateCase `json:"generate"`
+}
+
+// checkpointSpec is a fixture's record of the testmodel checkpoint it was computed on.
+type checkpointSpec struct {
+	Family      string `json:"family"`
+	Seed        int64  `json:"seed"`
+	DModel      int    `json:"d_model"`
+	Layers      int    `json:"layers"`
+	Heads       int    `json:"heads"`
+	KVHeads     int    `json:"kv_heads"`
+	MLP         int    `json:"mlp"`
+	Vocab       int    `json:"vocab"`
+	ModelSHA256 string `json:"model_sha256"`
 }
 
 type generateCase struct {
@@ -79,19 +82,22 @@ type generateCase struct {
 	MinMargin      float64         `json:"min_margin"`
 }
 
-// setup loads the fixture of family and rebuilds its checkpoint, failing if the checkpoint's
-// bytes are not the ones the fixture was computed from.
-func setup(t *testing.T, family string) (*fixture, *weights.Checkpoint) {
+// readFixture decodes testdata/name into v.
+func readFixture(t *testing.T, name string, v any) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", family+".json"))
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f fixture
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatalf("testdata/%s.json: %v", family, err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("testdata/%s: %v", name, err)
 	}
-	c := f.Checkpoint
+}
+
+// rebuild writes the checkpoint c describes and opens it, failing if its bytes are not the ones
+// the fixture testdata/name was computed from.
+func rebuild(t *testing.T, c checkpointSpec, name string) *weights.Checkpoint {
+	t.Helper()
 	dir := t.TempDir()
 	o := testmodel.Options{Family: c.Family, Seed: c.Seed, DModel: c.DModel, Layers: c.Layers,
 		Heads: c.Heads, KVHeads: c.KVHeads, MLP: c.MLP, Vocab: c.Vocab}
@@ -103,15 +109,23 @@ func setup(t *testing.T, family string) (*fixture, *weights.Checkpoint) {
 		t.Fatal(err)
 	}
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != c.ModelSHA256 {
-		t.Fatalf("testmodel %+v no longer writes the weights testdata/%s.json was computed from; "+
-			"if the change is deliberate, run hack/parity/regen.sh", o, family)
+		t.Fatalf("testmodel %+v no longer writes the weights testdata/%s was computed from; "+
+			"if the change is deliberate, run hack/parity/regen.sh", o, name)
 	}
 	ck, err := weights.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ck.Close() })
-	return &f, ck
+	return ck
+}
+
+// setup loads the fixture of family and rebuilds its checkpoint.
+func setup(t *testing.T, family string) (*fixture, *weights.Checkpoint) {
+	t.Helper()
+	var f fixture
+	readFixture(t, family+".json", &f)
+	return &f, rebuild(t, f.Checkpoint, family+".json")
 }
 
 // backends are every CPU implementation the parity tests run on.

@@ -99,6 +99,16 @@ type Stats struct {
 	RecomputedRows, ReusedRows int64
 }
 
+// add adds o's counts to st.
+func (st *Stats) add(o Stats) {
+	st.Forwards += o.Forwards
+	st.FLOPs += o.FLOPs
+	st.ExactFLOPs += o.ExactFLOPs
+	st.ReferenceFLOPs += o.ReferenceFLOPs
+	st.RecomputedRows += o.RecomputedRows
+	st.ReusedRows += o.ReusedRows
+}
+
 // NewSession allocates the feature storage of a request over seqs sequences of seqLen
 // positions whose first promptLen positions are the (left-padded) prompt. pad is the padding
 // of each sequence (nil: none).
@@ -217,13 +227,8 @@ func (s *Session) Vocab() int { return s.m.arch.Vocab }
 // Stats returns what the session, its unconditional passes included, has computed so far.
 func (s *Session) Stats() Stats {
 	st := s.stats
-	if u := s.uncond; u != nil {
-		st.Forwards += u.stats.Forwards
-		st.FLOPs += u.stats.FLOPs
-		st.ExactFLOPs += u.stats.ExactFLOPs
-		st.ReferenceFLOPs += u.stats.ReferenceFLOPs
-		st.RecomputedRows += u.stats.RecomputedRows
-		st.ReusedRows += u.stats.ReusedRows
+	if s.uncond != nil {
+		st.add(s.uncond.stats)
 	}
 	return st
 }

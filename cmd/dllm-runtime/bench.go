@@ -26,6 +26,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -45,6 +46,7 @@ type benchFlags struct {
 	seed                        uint64
 	asJSON                      bool
 	set                         featcache.Settings
+	cpuProfile                  string
 }
 
 // benchResult is what bench --json prints.
@@ -89,6 +91,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.set.ResponseInterval, "cache-response-interval", 7, "dLLM-Cache K_r.")
 	fs.Float64Var(&f.set.TransferRatio, "cache-transfer-ratio", 0.25, "dLLM-Cache rho.")
 	fs.BoolVar(&f.set.RefreshAtBlocks, "cache-refresh-at-blocks", false, "dLLM-Cache: also refresh at every block start.")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "Write a CPU profile (pprof) of the cached runs to this file.")
 	fs.Usage = func() {
 		say(fs.Output(), "Usage: dllm-runtime bench --model DIR [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -173,6 +176,13 @@ func bench(ctx context.Context, f *benchFlags, stderr io.Writer) (*benchResult, 
 			TransferRatio: f.set.TransferRatio, RefreshAtBlocks: f.set.RefreshAtBlocks}}
 	seqLen := f.promptLen + f.genLength
 	var speedups []float64
+	var prof *os.File
+	if f.cpuProfile != "" {
+		if prof, err = os.Create(f.cpuProfile); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer func() { _ = prof.Close() }()
+	}
 	for rep := range f.repeats {
 		start := time.Now()
 		exact, err := sample(ctx, g, m, cfg, -1, prompt, nil)
@@ -184,9 +194,18 @@ func bench(ctx context.Context, f *benchFlags, stderr io.Writer) (*benchResult, 
 		if err != nil {
 			return nil, err
 		}
+		if prof != nil {
+			// Only the cached runs are profiled; one profile spans all of them.
+			if err := pprof.StartCPUProfile(prof); err != nil {
+				return nil, fmt.Errorf("cpu profile: %w", err)
+			}
+		}
 		start = time.Now()
 		cached, err := sample(ctx, g, s, cfg, -1, prompt, nil)
 		tc := time.Since(start)
+		if prof != nil {
+			pprof.StopCPUProfile()
+		}
 		st := s.Stats()
 		s.Close()
 		if err != nil {

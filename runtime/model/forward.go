@@ -44,9 +44,9 @@ func (m *Model) allocate(rows int) (*activations, error) {
 		cols int
 	}{{&act.x, a.Hidden}, {&act.n, a.Hidden}, {&act.q, q}, {&act.k, kv}, {&act.v, kv},
 		{&act.att, q}, {&act.out, a.Hidden}, {&act.gate, a.Intermediate}, {&act.up, a.Intermediate}} {
-		t, err := m.b.Alloc(tensor.F32, rows, buf.cols)
+		t, err := m.bufs.get(m.b, rows, buf.cols)
 		if err != nil {
-			act.release(m.b)
+			act.release(m)
 			return nil, fmt.Errorf("allocate activations: %w", err)
 		}
 		*buf.dst = t
@@ -54,12 +54,10 @@ func (m *Model) allocate(rows int) (*activations, error) {
 	return &act, nil
 }
 
-// release frees device buffers; on the CPU backend it does nothing.
-func (act *activations) release(b tensor.Backend) {
+// release hands the buffers back to m for reuse.
+func (act *activations) release(m *Model) {
 	for _, t := range []*tensor.Tensor{act.x, act.n, act.q, act.k, act.v, act.att, act.out, act.gate, act.up} {
-		if t != nil {
-			_ = tensor.Release(b, t) // freeing scratch memory cannot fail in a way the caller could act on
-		}
+		m.bufs.put(m.b, t)
 	}
 }
 
@@ -111,7 +109,7 @@ func (m *Model) run(ctx context.Context, canvas [][]int, pad []int, seqLen, from
 	if err != nil {
 		return nil, err
 	}
-	defer act.release(m.b)
+	defer act.release(m)
 	if err := m.embedRows(act.x, canvas, make([]int, 0, rows)); err != nil {
 		return nil, err
 	}
@@ -141,11 +139,13 @@ func (m *Model) logitsOf(x, scratch *tensor.Tensor, src []int) ([]float32, error
 		return nil, fmt.Errorf("allocate logits: %w", err)
 	}
 	defer func() { _ = tensor.Release(m.b, logits) }()
-	return m.logitsInto(logits, x, scratch, src)
+	return m.logitsInto(nil, logits, x, scratch, src)
 }
 
-// logitsInto is logitsOf writing into logits (at least len(src) rows of V) on the backend.
-func (m *Model) logitsInto(logits, x, scratch *tensor.Tensor, src []int) ([]float32, error) {
+// logitsInto is logitsOf computing into logits (at least len(src) rows of V) on the backend,
+// and returning them in host, reused when it holds at least len(src)·V values, else in a new
+// slice.
+func (m *Model) logitsInto(host []float32, logits, x, scratch *tensor.Tensor, src []int) ([]float32, error) {
 	logits, err := logits.Rows(0, len(src))
 	if err != nil {
 		return nil, err
@@ -162,6 +162,10 @@ func (m *Model) logitsInto(logits, x, scratch *tensor.Tensor, src []int) ([]floa
 	}
 	if err := m.b.MatMul(logits, n, m.head); err != nil {
 		return nil, fmt.Errorf("lm head: %w", err)
+	}
+	if want := len(src) * m.arch.Vocab; len(host) >= want {
+		host = host[:want]
+		return host, tensor.ReadFloat32(m.b, host, logits)
 	}
 	return m.b.ToFloat32(logits)
 }

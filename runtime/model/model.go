@@ -167,6 +167,7 @@ type Model struct {
 	finalNorm *tensor.Tensor // (D)
 	head      *tensor.Tensor // (V, D)
 	blocks    []block
+	bufs      buffers // idle activations and session features, reused by later requests
 }
 
 // Load copies the tensors names lists from src to b as F32 and checks each one's shape against

@@ -69,6 +69,7 @@ type Session struct {
 	heads                    []int          // head source rows for headSpan
 	headSpan                 [2]int         // the [from, to) of heads
 	logits                   *tensor.Tensor // (B·(L−P+1), V)
+	hostLogits, hostSim      []float32      // host copies of logits and sim, returned or read every pass
 	blockStart               bool
 	stats                    Stats
 	warm                     bool     // a full pass has filled every layer's features
@@ -156,16 +157,21 @@ func (s *Session) allocate() error {
 	if s.act, err = s.m.allocate(rows); err != nil {
 		return err
 	}
-	alloc := func(shape ...int) *tensor.Tensor {
+	alloc := func(rows, cols int) *tensor.Tensor {
 		if err != nil {
 			return nil
 		}
 		var t *tensor.Tensor
-		t, err = s.m.b.Alloc(tensor.F32, shape...)
+		t, err = s.m.bufs.get(s.m.b, rows, cols)
 		return t
 	}
-	s.xq, s.vOld, s.sim = alloc(rows, a.Hidden), alloc(rows, kv), alloc(rows)
+	s.xq, s.vOld = alloc(rows, a.Hidden), alloc(rows, kv)
+	if err == nil {
+		s.sim, err = s.m.b.Alloc(tensor.F32, rows)
+	}
 	s.logits = alloc(s.seqs*(s.seqLen-s.promptLen+1), a.Vocab)
+	s.hostLogits = make([]float32, s.seqs*(s.seqLen-s.promptLen+1)*a.Vocab)
+	s.hostSim = make([]float32, rows)
 	s.feats = make([]features, a.Layers)
 	for l := range s.feats {
 		s.feats[l] = features{k: alloc(rows, kv), v: alloc(rows, kv), attn: alloc(rows, a.Hidden), ffn: alloc(rows, a.Hidden)}
@@ -199,26 +205,27 @@ func (f failed) Logits(context.Context, [][]int, []int, int, int) ([][]float32, 
 	return nil, f.err
 }
 
-// Close releases the session's device memory; the session must not be used afterwards.
+// Close hands the session's buffers back to its model, for later sessions and passes to reuse;
+// the session must not be used afterwards. Closing twice does nothing.
 func (s *Session) Close() {
 	if s.uncond != nil {
 		s.uncond.Close()
 	}
 	if s.act != nil {
-		s.act.release(s.m.b)
+		s.act.release(s.m)
 	}
-	for _, t := range []*tensor.Tensor{s.xq, s.vOld, s.sim, s.logits} {
-		if t != nil {
-			_ = tensor.Release(s.m.b, t) // nothing to do about a failed free
-		}
+	for _, t := range []*tensor.Tensor{s.xq, s.vOld, s.logits} {
+		s.m.bufs.put(s.m.b, t)
+	}
+	if s.sim != nil {
+		_ = tensor.Release(s.m.b, s.sim) // nothing to do about a failed free
 	}
 	for _, f := range s.feats {
 		for _, t := range []*tensor.Tensor{f.k, f.v, f.attn, f.ffn} {
-			if t != nil {
-				_ = tensor.Release(s.m.b, t)
-			}
+			s.m.bufs.put(s.m.b, t)
 		}
 	}
+	s.act, s.xq, s.vOld, s.logits, s.sim, s.feats = nil, nil, nil, nil, nil, nil
 }
 
 // Vocab returns the number of logits per position.
@@ -238,7 +245,8 @@ func (s *Session) Stats() Stats {
 func (s *Session) StartBlock() { s.blockStart = true }
 
 // Logits runs the next cached forward pass over canvas, which must have the session's shape and
-// padding, and returns the logits of positions [from, to), which must lie in the response.
+// padding, and returns the logits of positions [from, to), which must lie in the response. The
+// logits live in a buffer of the session that the next call overwrites.
 func (s *Session) Logits(ctx context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error) {
 	seqLen, err := s.m.checkInput(canvas, pad, from, to)
 	if err != nil {
@@ -264,7 +272,7 @@ func (s *Session) forward(ctx context.Context, canvas [][]int, from, to int) ([]
 	ref := s.sched.Next(s.blockStart)
 	s.blockStart = false
 	m, act := s.m, s.act
-	if err := m.embedRows(act.x, canvas, s.ids); err != nil {
+	if err := s.embed(canvas, !ref.Prompt && s.warm); err != nil {
 		return nil, err
 	}
 	for l := range m.blocks {
@@ -289,7 +297,27 @@ func (s *Session) forward(ctx context.Context, canvas [][]int, from, to int) ([]
 		s.heads, s.headSpan = m.headSources(s.seqs, s.seqLen, s.pad, from, to), [2]int{from, to}
 	}
 	s.account(to - from)
-	return m.logitsInto(s.logits, act.x, act.n, s.heads)
+	return m.logitsInto(s.hostLogits, s.logits, act.x, act.n, s.heads)
+}
+
+// embed writes the token embeddings of the canvas into the residual stream: of every row, or
+// with live only of rows [P−1, L) of each sequence, the only ones a pass that refreshes no
+// prompt reads.
+func (s *Session) embed(canvas [][]int, live bool) error {
+	if !live {
+		return s.m.embedRows(s.act.x, canvas, s.ids)
+	}
+	lo := s.promptLen - 1
+	for r, row := range canvas {
+		x, err := s.act.x.Rows(r*s.seqLen+lo, (r+1)*s.seqLen)
+		if err != nil {
+			return err
+		}
+		if err := s.m.b.Gather(x, s.m.embed, row[lo:]); err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+	}
+	return nil
 }
 
 // firstLayer is layer 0 (always case A) in a pass that refreshes no prompt: only the rows
@@ -379,8 +407,8 @@ func (s *Session) verify(blk *block, f *features) ([]int, error) {
 	if err := b.Cosine(sim, vNew, vOld); err != nil {
 		return nil, err
 	}
-	simHost, err := b.ToFloat32(sim)
-	if err != nil {
+	simHost := s.hostSim[:g]
+	if err := tensor.ReadFloat32(b, simHost, sim); err != nil {
 		return nil, err
 	}
 	perSeq := g / s.seqs

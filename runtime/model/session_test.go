@@ -30,7 +30,8 @@ import (
 
 // canvases returns n successive canvases of a batch as a sampler would produce them: the
 // prompts stay, masked response positions get tokens one by one.
-func canvases(n, seqLen, promptLen, mask int, seed uint64) [][][]int {
+func canvases(n, seqLen, promptLen int, seed uint64) [][][]int {
+	const mask = 288 // the test models' mask id
 	r := rand.New(rand.NewPCG(seed, 3))
 	base := [][]int{make([]int, seqLen), make([]int, seqLen)}
 	for _, row := range base {
@@ -65,7 +66,7 @@ func TestSessionExactSettingsEqualExactPath(t *testing.T) {
 			}
 			defer s.Close()
 			ctx := context.Background()
-			for i, c := range canvases(5, seqLen, promptLen, 288, 1) {
+			for i, c := range canvases(5, seqLen, promptLen, 1) {
 				want, err := m.Logits(ctx, c, pad, promptLen, seqLen)
 				if err != nil {
 					t.Fatal(err)
@@ -91,6 +92,52 @@ func TestSessionExactSettingsEqualExactPath(t *testing.T) {
 	}
 }
 
+// A model hands the buffers of closed sessions and finished passes to later ones: whatever
+// they held before, a second session over the same canvases returns the first one's logits
+// bit for bit, and so does the exact path.
+func TestSessionsReuseBuffersWithoutLeaks(t *testing.T) {
+	m := load(t, testmodel.Options{Family: testmodel.FamilyDream, Seed: 24, Layers: 2})
+	set := featcache.Settings{PromptInterval: 3, ResponseInterval: 2, TransferRatio: 0.25}
+	cs := canvases(5, 14, 5, 4)
+	pad := []int{0, 2}
+	run := func() [][]float32 {
+		s, err := m.NewSession(2, 14, 5, pad, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		all := make([][]float32, 0, 2*len(cs))
+		for _, c := range cs {
+			out, err := s.Logits(context.Background(), c, pad, 5, 14)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, slices.Clone(out[0]), slices.Clone(out[1]))
+		}
+		return all
+	}
+	first := run()
+	exact, err := m.Logits(context.Background(), cs[0], pad, 5, 14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := run()
+	for i := range first {
+		if !slices.Equal(first[i], second[i]) {
+			t.Fatalf("logits %d of a second session differ from the first's", i)
+		}
+	}
+	again, err := m.Logits(context.Background(), cs[0], pad, 5, 14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range exact {
+		if !slices.Equal(exact[r], again[r]) {
+			t.Fatalf("exact logits of row %d changed after sessions reused the buffers", r)
+		}
+	}
+}
+
 // When the canvas does not change, reused features are exactly the fresh ones: every
 // setting gives the logits of the first pass again.
 func TestSessionReuseOfAnUnchangedCanvas(t *testing.T) {
@@ -102,15 +149,16 @@ func TestSessionReuseOfAnUnchangedCanvas(t *testing.T) {
 	} {
 		for _, family := range []string{testmodel.FamilyLLaDA, testmodel.FamilyDream} {
 			m := load(t, testmodel.Options{Family: family, Seed: 22, Layers: 3})
-			c := canvases(1, 16, 6, 288, 2)[0]
+			c := canvases(1, 16, 6, 2)[0]
 			s, err := m.NewSession(2, 16, 6, nil, set)
 			if err != nil {
 				t.Fatal(err)
 			}
-			first, err := s.Logits(context.Background(), c, nil, 6, 16)
+			out, err := s.Logits(context.Background(), c, nil, 6, 16)
 			if err != nil {
 				t.Fatal(err)
 			}
+			first := [][]float32{slices.Clone(out[0]), slices.Clone(out[1])} // the next pass reuses out
 			for pass := 2; pass <= 4; pass++ {
 				got, err := s.Logits(context.Background(), c, nil, 6, 16)
 				if err != nil {
@@ -142,7 +190,7 @@ func TestSessionRefreshRestoresExactLogits(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	for i, c := range canvases(9, 18, 6, 288, 3) {
+	for i, c := range canvases(9, 18, 6, 3) {
 		got, err := s.Logits(ctx, c, nil, 6, 18)
 		if err != nil {
 			t.Fatal(err)

@@ -31,9 +31,10 @@ import (
 // For Dream the model already applies its one-position logit shift, so the logits of position
 // i are always the prediction for position i.
 //
-// The samplers pass the canvas read-only and do not retain it. They take ownership of the
-// returned slices: they may modify them in place (for example to set the EOS column to −inf),
-// so an implementation must not return memory it still uses.
+// The samplers pass the canvas read-only and do not retain it. They may modify the returned
+// slices in place (for example to set the EOS column to −inf) and do not use them after their
+// next Logits call on the same denoiser, so an implementation may return the same memory on
+// every call (a session's reused buffer) but no memory it reads itself.
 type Denoiser interface {
 	Vocab() int
 	Logits(ctx context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error)

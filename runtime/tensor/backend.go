@@ -16,7 +16,10 @@ limitations under the License.
 
 package tensor
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // Backend executes tensor operations on one device. It holds exactly the operations a LLaDA or
 // Dream forward pass needs. Implementations must pass tensortest.Run.
@@ -125,5 +128,30 @@ func Release(b Backend, t *Tensor) error {
 	if r, ok := b.(Releaser); ok {
 		return r.Release(t)
 	}
+	return nil
+}
+
+// Reader is implemented by backends that can copy a tensor's elements into memory the caller
+// owns, so a caller that reads results on every step (a session's logits) reuses one buffer
+// instead of receiving a new copy each time.
+type Reader interface {
+	// ReadFloat32 copies t's elements into dst, which must hold exactly t.Len() values.
+	ReadFloat32(dst []float32, t *Tensor) error
+}
+
+// ReadFloat32 copies t's elements into dst (exactly t.Len() values) with b's [Reader], or
+// through [Backend.ToFloat32] when b has none.
+func ReadFloat32(b Backend, dst []float32, t *Tensor) error {
+	if r, ok := b.(Reader); ok {
+		return r.ReadFloat32(dst, t)
+	}
+	x, err := b.ToFloat32(t)
+	if err != nil {
+		return err
+	}
+	if len(x) != len(dst) {
+		return fmt.Errorf("read %v into %d values: %w", t, len(dst), ErrShape)
+	}
+	copy(dst, x)
 	return nil
 }

@@ -54,12 +54,8 @@ func (be *Backend) Add(dst, a, b *tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	be.forRows(len(d), 1, func(lo, hi int) {
-		d, x, y := d[lo:hi], x[lo:hi], y[lo:hi]
-		for i := range d {
-			d[i] = x[i] + y[i]
-		}
-	})
+	ks := be.gemmKernels()
+	be.forRows(len(d), 1, func(lo, hi int) { ks.add(d[lo:hi], x[lo:hi], y[lo:hi]) })
 	return nil
 }
 

@@ -79,3 +79,36 @@ func BenchmarkAttention(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAttentionForms times both attention forms on dLLM-Cache shapes: a few recomputed
+// queries (Lq) against every cached key (Lk), H = Hkv = 8, Dh = 64, on every core. Attention
+// picks attendFew up to fewQueries queries; the crossover in these numbers is where it should.
+func BenchmarkAttentionForms(b *testing.B) {
+	const heads, dh = 8, 64
+	be := New()
+	for _, lk := range []int{768, 1024, 4128} {
+		for _, lq := range []int{8, 33, 64, 96, 128, 257, 1024, 4128} {
+			r := rand.New(rand.NewPCG(3, 4))
+			q, _ := tensor.New(tensor.F32, []int{lq, heads, dh}, normals(r, lq*heads*dh))
+			k, _ := tensor.New(tensor.F32, []int{lk, heads, dh}, normals(r, lk*heads*dh))
+			v, _ := tensor.New(tensor.F32, []int{lk, heads, dh}, normals(r, lk*heads*dh))
+			dst, _ := tensor.New(tensor.F32, []int{lq, heads, dh}, make([]float32, lq*heads*dh))
+			a, err := checkAttention(dst, q, k, v, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, few := range []bool{true, false} {
+				form := "blocks"
+				if few {
+					form = "few"
+				}
+				b.Run(fmt.Sprintf("lq=%d/lk=%d/%s", lq, lk, form), func(b *testing.B) {
+					for b.Loop() {
+						be.attention(a, nil, few)
+					}
+					b.ReportMetric(4*float64(lq*lk*dh*heads)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}

@@ -36,15 +36,23 @@ type Backend struct {
 	kernels *kernels
 	// packed maps the first element of a prepacked weight's storage to its *packedWeight.
 	packed sync.Map
+	// rope maps a ropeKey to the *ropeTable of its cosines and sines.
+	rope sync.Map
 }
 
-var _ tensor.Prepacker = (*Backend)(nil)
+var (
+	_ tensor.Prepacker = (*Backend)(nil)
+	_ tensor.Reader    = (*Backend)(nil)
+	_ tensor.Reader    = (*Reference)(nil)
+)
 
-// packedWeight is a weight matrix packed once for one kernel set.
+// packedWeight is a weight matrix packed once for one kernel set: in bfloat16 when the kernels
+// can read that and every value is exact in it, else in float32.
 type packedWeight struct {
-	ks   *kernels
-	n, k int
-	data []float32
+	ks     *kernels
+	n, k   int
+	data   []float32
+	data16 []uint16
 }
 
 // Prepack packs the (N, K) matrix w for MatMul's B operand once, so MatMul(dst, a, w) skips
@@ -63,23 +71,32 @@ func (be *Backend) Prepack(w *tensor.Tensor) error {
 		return nil
 	}
 	ks := be.gemmKernels()
-	be.packed.Store(&x[0], &packedWeight{ks: ks, n: w.Dim(0), k: w.Dim(1), data: packWeights(ks, x, w.Dim(0), w.Dim(1))})
+	n, k := w.Dim(0), w.Dim(1)
+	p := &packedWeight{ks: ks, n: n, k: k}
+	if ks.kernelBF16 != nil {
+		p.data16, _ = packWeightsBF16(ks, x, n, k)
+	}
+	if p.data16 == nil {
+		p.data = packWeights(ks, x, n, k)
+	}
+	be.packed.Store(&x[0], p)
 	return nil
 }
 
-// prepacked returns the packed copy of w (N×K storage x) for ks, or nil.
-func (be *Backend) prepacked(ks *kernels, x []float32, n, k int) []float32 {
+// prepacked returns the packed copy of w (N×K storage x) for ks, in float32 or in bfloat16,
+// or nils.
+func (be *Backend) prepacked(ks *kernels, x []float32, n, k int) ([]float32, []uint16) {
 	if len(x) == 0 {
-		return nil
+		return nil, nil
 	}
 	v, ok := be.packed.Load(&x[0])
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	if p := v.(*packedWeight); p.ks == ks && p.n == n && p.k == k && len(x) == n*k {
-		return p.data
+		return p.data, p.data16
 	}
-	return nil
+	return nil, nil
 }
 
 var _ tensor.Backend = (*Backend)(nil)
@@ -140,6 +157,9 @@ func (*Backend) FromFloat32(dt tensor.DType, data []float32, shape ...int) (*ten
 // ToFloat32 returns a copy of t's elements.
 func (*Backend) ToFloat32(t *tensor.Tensor) ([]float32, error) { return toFloat32(t) }
 
+// ReadFloat32 copies t's elements into dst (tensor.Reader).
+func (*Backend) ReadFloat32(dst []float32, t *tensor.Tensor) error { return readFloat32(dst, t) }
+
 // Sync returns ctx.Err(): every operation runs synchronously, its threads joined on return.
 func (*Backend) Sync(ctx context.Context) error { return ctx.Err() }
 
@@ -167,6 +187,9 @@ func (*Reference) FromFloat32(dt tensor.DType, data []float32, shape ...int) (*t
 
 // ToFloat32 returns a copy of t's elements.
 func (*Reference) ToFloat32(t *tensor.Tensor) ([]float32, error) { return toFloat32(t) }
+
+// ReadFloat32 copies t's elements into dst (tensor.Reader).
+func (*Reference) ReadFloat32(dst []float32, t *tensor.Tensor) error { return readFloat32(dst, t) }
 
 // Sync returns ctx.Err(): the reference backend runs every operation synchronously.
 func (*Reference) Sync(ctx context.Context) error { return ctx.Err() }
@@ -201,6 +224,18 @@ func toFloat32(t *tensor.Tensor) ([]float32, error) {
 		return nil, fmt.Errorf("cpu: to float32: %w", err)
 	}
 	return slices.Clone(x), nil
+}
+
+func readFloat32(dst []float32, t *tensor.Tensor) error {
+	x, err := data(t, "t")
+	if err != nil {
+		return fmt.Errorf("cpu: read float32: %w", err)
+	}
+	if len(dst) != len(x) {
+		return fmt.Errorf("cpu: read float32: %v into %d values: %w", t, len(dst), tensor.ErrShape)
+	}
+	copy(dst, x)
+	return nil
 }
 
 // data returns t's storage after checking that t is a well-formed F32 tensor of this backend.

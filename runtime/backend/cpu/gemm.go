@@ -17,8 +17,10 @@ limitations under the License.
 package cpu
 
 import (
+	"math"
 	"math/bits"
 	"sync"
+	"unsafe"
 )
 
 // The fast SGEMM follows the usual blocked design. A is packed into row tiles of height h,
@@ -69,6 +71,12 @@ type kernels struct {
 	// kernel computes the h×nr tile c (row stride ldc) = a·b over kc steps, or adds it to c
 	// when acc is set. a is a packed row tile (kc×h), b a packed panel (kc×nr).
 	kernel func(h, kc int, a, b, c []float32, ldc int, acc bool)
+	// kernelBF16, if set, is kernel over a packed B panel of bfloat16 values (kc×nr), which it
+	// widens exactly; prepacked weights that are exact in bfloat16 are stored that way.
+	kernelBF16 func(h, kc int, a []float32, b []uint16, c []float32, ldc int, acc bool)
+	// kernelStrided, if set, is kernel reading B in place, row k at b[k·ldb:], for full
+	// panels of a B stored (K, N).
+	kernelStrided func(h, kc int, a, b []float32, ldb int, c []float32, ldc int, acc bool)
 	// transpose writes dst[k·ldd+i] = src[i·lds+k] for k < cols and i < lanes, reading only
 	// rows i < rows of src and writing zeros for rows ≤ i < lanes.
 	transpose func(dst []float32, ldd int, src []float32, lds, rows, lanes, cols int)
@@ -78,7 +86,13 @@ type kernels struct {
 	// Softmax pieces, vectorised where the instruction set allows (see exp.go):
 	// expShift sets dst[i] = e^((src[i]−shift)·scale) and returns the sum; maxOf returns the
 	// largest element; softmaxCols is softmaxColsGo.
-	expShift    func(dst, src []float32, shift, scale float32) float32
+	expShift func(dst, src []float32, shift, scale float32) float32
+	// Elementwise steps (elementwise.go): add is addGo, sumSquares sumSquaresGo, scaleMul
+	// scaleMulGo, siluGate siluGateGo, each with identical results on every implementation.
+	add         func(d, a, b []float32)
+	sumSquares  func(x []float32) float32
+	scaleMul    func(out, x, w []float32, scale float32)
+	siluGate    func(d, g, u, e []float32)
 	maxOf       func(x []float32) float32
 	softmaxCols func(s []float32, rows, width int, scale float32, sums []float32)
 }
@@ -104,6 +118,8 @@ type gemm struct {
 	// packedB, if set, holds B (transB, N×K) already packed by packWeights for ks.nr (then b is
 	// not read): the weights of a model, packed once by Backend.Prepack.
 	packedB []float32
+	// packedB16, if set, is packedB in bfloat16 (packWeightsBF16), for ks.kernelBF16.
+	packedB16 []uint16
 	// maxPacked, if positive, replaces aBlockElems (tests use it to force several row blocks).
 	maxPacked int
 }
@@ -324,10 +340,27 @@ func (g *gemm) panelB(ks *kernels, s *gemmScratch, j0, cols, k0, kc int) []float
 		ks.transpose(panel, nr, g.b.data[j0*g.b.ld+k0:], g.b.ld, cols, nr, kc)
 		return panel
 	}
-	for k := range kc {
-		row := panel[k*nr : (k+1)*nr]
-		copy(row, g.b.data[(k0+k)*g.b.ld+j0:][:cols])
-		clear(row[cols:])
+	// B stored (K, N): each k step is a run of cols floats. Full panels of the common widths
+	// copy as fixed-size arrays, which compile to a few vector moves instead of a memmove
+	// call per row (the attention of a few queries packs thousands of value rows this way).
+	src := g.b.data[k0*g.b.ld+j0:]
+	switch {
+	case cols == 32 && nr == 32:
+		for k := range kc {
+			row := src[k*g.b.ld:]
+			*(*[16]float32)(panel[k*32:]) = *(*[16]float32)(row)
+			*(*[16]float32)(panel[k*32+16:]) = *(*[16]float32)(row[16:])
+		}
+	case cols == 16 && nr == 16:
+		for k := range kc {
+			*(*[16]float32)(panel[k*16:]) = *(*[16]float32)(src[k*g.b.ld:])
+		}
+	default:
+		for k := range kc {
+			row := panel[k*nr : (k+1)*nr]
+			copy(row, src[k*g.b.ld:][:cols])
+			clear(row[cols:])
+		}
 	}
 	return panel
 }
@@ -341,21 +374,19 @@ func (g *gemm) compute(ks *kernels, s *gemmScratch, pa []float32, ts []tile, t0,
 		acc := k0 > 0
 		for j0 := n0; j0 < n1; j0 += nr {
 			cols := min(nr, n1-j0)
-			panel := g.panelB(ks, s, j0, cols, k0, kc)
+			var bp bPanel
+			switch {
+			case g.packedB16 != nil:
+				p := (j0/nr)*g.k*nr + k0*nr
+				bp.b16 = g.packedB16[p : p+kc*nr]
+			case g.packedB == nil && !g.transB && cols == nr && ks.kernelStrided != nil:
+				bp.inPlace, bp.ld = g.b.data[k0*g.b.ld+j0:], g.b.ld
+			default:
+				bp.f32 = g.panelB(ks, s, j0, cols, k0, kc)
+			}
 			// Fetch the next panel of B from memory while this one is multiplied, a share of
 			// its rows before each tile so the requests never pile up.
-			var pf []float32
-			pfRows, pfCols, pfLd := 0, 0, g.b.ld
-			if next := j0 + nr; ks.prefetch != nil && next < n1 {
-				switch {
-				case g.packedB != nil:
-					pf, pfRows, pfCols, pfLd = g.packedB[(next/nr)*g.k*nr+k0*nr:], kc, nr, nr
-				case g.transB:
-					pf, pfRows, pfCols = g.b.data[next*g.b.ld+k0:], min(nr, n1-next), kc
-				default:
-					pf, pfRows, pfCols = g.b.data[k0*g.b.ld+next:], kc, min(nr, n1-next)
-				}
-			}
+			pf, pfRows, pfCols, pfLd := g.nextPanel(ks, j0, k0, n0, n1)
 			nt := t1 - t0
 			for ti, t := range ts[t0:t1] {
 				if pfRows > 0 {
@@ -367,25 +398,96 @@ func (g *gemm) compute(ks *kernels, s *gemmScratch, pa []float32, ts []tile, t0,
 				a := pa[height*k0+(t.row-ts[0].row)*kc:][:t.h*kc]
 				c := g.c.data[t.row*g.c.ld+j0:]
 				if t.rows == t.h && cols == nr {
-					ks.kernel(t.h, kc, a, panel, c, g.c.ld, acc)
+					bp.mul(ks, t.h, kc, a, c, g.c.ld, acc)
 					continue
 				}
 				// Edge tile: compute the padded tile aside, then keep its real part.
 				e := s.edge[:t.h*nr]
-				ks.kernel(t.h, kc, a, panel, e, nr, false)
-				for i := range t.rows {
-					ci, ei := c[i*g.c.ld:i*g.c.ld+cols], e[i*nr:i*nr+cols]
-					if acc {
-						for j, v := range ei {
-							ci[j] += v
-						}
-					} else {
-						copy(ci, ei)
-					}
-				}
+				bp.mul(ks, t.h, kc, a, e, nr, false)
+				keepEdge(c, g.c.ld, e, nr, t.rows, cols, acc)
 			}
 		}
 	}
+}
+
+// bPanel is one panel of B as compute reads it: packed in float32 or bfloat16, or in place in
+// a B stored (K, N) at row stride ld.
+type bPanel struct {
+	f32, inPlace []float32
+	b16          []uint16
+	ld           int
+}
+
+// mul computes (acc: adds) the h×nr tile c = a·panel with the kernel for the panel's form.
+func (bp *bPanel) mul(ks *kernels, h, kc int, a, c []float32, ldc int, acc bool) {
+	switch {
+	case bp.b16 != nil:
+		ks.kernelBF16(h, kc, a, bp.b16, c, ldc, acc)
+	case bp.inPlace != nil:
+		ks.kernelStrided(h, kc, a, bp.inPlace, bp.ld, c, ldc, acc)
+	default:
+		ks.kernel(h, kc, a, bp.f32, c, ldc, acc)
+	}
+}
+
+// nextPanel returns the B data that compute multiplies after the panel at column j0 and K block
+// k0 of the unit's columns [n0, n1): the next panel of the K block, or after the last one the
+// first panel of the next K block; as rows × cols floats at stride ld for ks.prefetch (no rows
+// when there is nothing to fetch).
+func (g *gemm) nextPanel(ks *kernels, j0, k0, n0, n1 int) (pf []float32, rows, cols, ld int) {
+	nr := ks.nr
+	next, nk0 := j0+nr, k0
+	if next >= n1 {
+		next, nk0 = n0, k0+kcBlock
+	}
+	if ks.prefetch == nil || nk0 >= g.k {
+		return nil, 0, 0, 0
+	}
+	nkc := min(kcBlock, g.k-nk0)
+	switch {
+	case g.packedB16 != nil:
+		// Two bfloat16 per float: the panel's rows are nr/2 floats wide.
+		p := g.packedB16[(next/nr)*g.k*nr+nk0*nr:]
+		return unsafe.Slice((*float32)(unsafe.Pointer(&p[0])), len(p)/2), nkc, nr / 2, nr / 2
+	case g.packedB != nil:
+		return g.packedB[(next/nr)*g.k*nr+nk0*nr:], nkc, nr, nr
+	case g.transB:
+		return g.b.data[next*g.b.ld+nk0:], min(nr, n1-next), nkc, g.b.ld
+	default:
+		return g.b.data[nk0*g.b.ld+next:], nkc, min(nr, n1-next), g.b.ld
+	}
+}
+
+// keepEdge stores (acc: adds) the real rows × cols part of the padded tile e (row stride lde)
+// into c.
+func keepEdge(c []float32, ldc int, e []float32, lde, rows, cols int, acc bool) {
+	for i := range rows {
+		ci, ei := c[i*ldc:i*ldc+cols], e[i*lde:i*lde+cols]
+		if acc {
+			for j, v := range ei {
+				ci[j] += v
+			}
+		} else {
+			copy(ci, ei)
+		}
+	}
+}
+
+// packWeightsBF16 is packWeights storing each value as its upper 16 bits (bfloat16), for
+// kernels with kernelBF16. It reports false, and packs nothing, when some value of w is not
+// exactly a bfloat16 (its lower 16 bits are not zero); checkpoints in bfloat16 always are.
+func packWeightsBF16(ks *kernels, w []float32, n, k int) ([]uint16, bool) {
+	for _, v := range w {
+		if math.Float32bits(v)&0xffff != 0 {
+			return nil, false
+		}
+	}
+	packed := packWeights(ks, w, n, k)
+	out := make([]uint16, len(packed))
+	for i, v := range packed {
+		out[i] = uint16(math.Float32bits(v) >> 16)
+	}
+	return out, true
 }
 
 // packWeights packs w, an N×K matrix used as B of A·Bᵀ, once for the kernels ks: panel p (B's

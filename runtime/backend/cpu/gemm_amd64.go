@@ -41,6 +41,36 @@ func sgemmKernel4x32(kc int, a, b, c *float32, ldc int, acc bool)
 //go:noescape
 func sgemmKernel6x16(kc int, a, b, c *float32, ldc int, acc bool)
 
+// sgemmKernelS14x32 is sgemmKernel14x32 reading B in place: row k is b[k·ldb : k·ldb+32].
+//
+//go:noescape
+func sgemmKernelS14x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// sgemmKernelS8x32 is sgemmKernelS14x32 for 8-row tiles.
+//
+//go:noescape
+func sgemmKernelS8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// sgemmKernelS4x32 is sgemmKernelS14x32 for 4-row tiles.
+//
+//go:noescape
+func sgemmKernelS4x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// sbgemmKernel14x32 is sgemmKernel14x32 with b a packed panel of bfloat16 values.
+//
+//go:noescape
+func sbgemmKernel14x32(kc int, a *float32, b *uint16, c *float32, ldc int, acc bool)
+
+// sbgemmKernel8x32 is sbgemmKernel14x32 for 8-row tiles.
+//
+//go:noescape
+func sbgemmKernel8x32(kc int, a *float32, b *uint16, c *float32, ldc int, acc bool)
+
+// sbgemmKernel4x32 is sbgemmKernel14x32 for 4-row tiles.
+//
+//go:noescape
+func sbgemmKernel4x32(kc int, a *float32, b *uint16, c *float32, ldc int, acc bool)
+
 // transpose16 writes dst[(16b+j)·ldd+i] = src[i·lds+16b+j] for b < blocks, j < 16, i < lanes,
 // reading only rows i < rows and writing zeros for rows ≤ i < lanes (AVX-512).
 //
@@ -64,16 +94,22 @@ func prefetchX86(src []float32, lds, rows, cols int) {
 // avx512Kernels is the AVX-512 implementation: 14×32 tiles (28 zmm accumulators), with 8- and
 // 4-row tiles for the last rows, and a 16×16 register transpose for packing.
 var avx512Kernels = &kernels{
-	name:      "avx512",
-	nr:        32,
-	heights:   []int{14, 8, 4},
-	kernel:    kernelAVX512,
-	transpose: transposeAVX512,
-	prefetch:  prefetchX86,
+	name:          "avx512",
+	nr:            32,
+	heights:       []int{14, 8, 4},
+	kernel:        kernelAVX512,
+	kernelBF16:    kernelBF16AVX512,
+	kernelStrided: kernelStridedAVX512,
+	transpose:     transposeAVX512,
+	prefetch:      prefetchX86,
 
 	expShift:    expShiftX86,
 	maxOf:       maxX86,
 	softmaxCols: softmaxColsX86,
+	add:         addX86,
+	sumSquares:  sumSquaresX86,
+	scaleMul:    scaleMulX86,
+	siluGate:    siluGateX86,
 }
 
 // avx2Kernels is the AVX2+FMA implementation: 6×16 tiles and the scalar transpose.
@@ -88,6 +124,10 @@ var avx2Kernels = &kernels{
 	expShift:    expShiftGo,
 	maxOf:       maxGo,
 	softmaxCols: softmaxColsGo,
+	add:         addGo,
+	sumSquares:  sumSquaresGo,
+	scaleMul:    scaleMulGo,
+	siluGate:    siluGateGo,
 }
 
 // supportedKernels lists the implementations this CPU can run, fastest first.
@@ -111,6 +151,34 @@ func kernelAVX512(h, kc int, a, b, c []float32, ldc int, acc bool) {
 		sgemmKernel8x32(kc, &a[0], &b[0], &c[0], ldc, acc)
 	case 4:
 		sgemmKernel4x32(kc, &a[0], &b[0], &c[0], ldc, acc)
+	default:
+		panic("cpu: no AVX-512 kernel for this tile height")
+	}
+}
+
+func kernelStridedAVX512(h, kc int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
+	_, _, _ = a[h*kc-1], b[(kc-1)*ldb+31], c[(h-1)*ldc+31]
+	switch h {
+	case 14:
+		sgemmKernelS14x32(kc, &a[0], &b[0], ldb, &c[0], ldc, acc)
+	case 8:
+		sgemmKernelS8x32(kc, &a[0], &b[0], ldb, &c[0], ldc, acc)
+	case 4:
+		sgemmKernelS4x32(kc, &a[0], &b[0], ldb, &c[0], ldc, acc)
+	default:
+		panic("cpu: no AVX-512 kernel for this tile height")
+	}
+}
+
+func kernelBF16AVX512(h, kc int, a []float32, b []uint16, c []float32, ldc int, acc bool) {
+	_, _, _ = a[h*kc-1], b[32*kc-1], c[(h-1)*ldc+31]
+	switch h {
+	case 14:
+		sbgemmKernel14x32(kc, &a[0], &b[0], &c[0], ldc, acc)
+	case 8:
+		sbgemmKernel8x32(kc, &a[0], &b[0], &c[0], ldc, acc)
+	case 4:
+		sbgemmKernel4x32(kc, &a[0], &b[0], &c[0], ldc, acc)
 	default:
 		panic("cpu: no AVX-512 kernel for this tile height")
 	}

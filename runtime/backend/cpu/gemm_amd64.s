@@ -76,8 +76,9 @@
 #define ROWS14(op) ROWS8(op); op(Z16, Z17); op(Z18, Z19); op(Z20, Z21); op(Z22, Z23); op(Z24, Z25); op(Z26, Z27)
 
 // KERNEL512 is the body of one h×32 kernel: arguments, zeroed accumulators, the K loop and the
-// store. step is STEP14/8/4, rows ROWS14/8/4, astep the packed A bytes per k step.
-#define KERNEL512(step, rows, astep) \
+// store. step is STEP14/8/4 (or their BF16 forms), rows ROWS14/8/4, astep the packed A bytes
+// and bstep the packed B bytes per k step.
+#define KERNEL512(step, rows, astep, bstep) \
 	MOVQ kc+0(FP), CX; \
 	MOVQ a+8(FP), AX; \
 	MOVQ b+16(FP), BX; \
@@ -93,11 +94,11 @@ loop4: \
 	PREFETCHT0 (8*astep+128)(AX); \
 	PREFETCHT0 (8*astep+192)(AX); \
 	step(0, 0); \
-	step(astep, 128); \
-	step(2*astep, 256); \
-	step(3*astep, 384); \
+	step(astep, bstep); \
+	step(2*astep, 2*bstep); \
+	step(3*astep, 3*bstep); \
 	ADDQ $(4*astep), AX; \
-	ADDQ $512, BX; \
+	ADDQ $(4*bstep), BX; \
 	SUBQ $4, CX; \
 	CMPQ CX, $4; \
 	JGE  loop4; \
@@ -107,7 +108,7 @@ tail: \
 loop1: \
 	step(0, 0); \
 	ADDQ $astep, AX; \
-	ADDQ $128, BX; \
+	ADDQ $bstep, BX; \
 	DECQ CX; \
 	JNZ  loop1; \
 store: \
@@ -122,17 +123,141 @@ put: \
 	VZEROUPPER; \
 	RET
 
+// The same kernels reading B in place: row k of the h×32 product's B is 32 floats at
+// b + k·ldb, so a B stored (K, N) with any row stride needs no packed panel. Attention's P·V
+// uses them on the value rows of the cache, which a packed copy would have to read and write
+// once more.
+//
+//	R8  ldb in bytes
+#define LOADBS \
+	VMOVUPS (BX), Z28; \
+	VMOVUPS 64(BX), Z29; \
+	ADDQ    R8, BX
+
+#define STEP14S(ao) \
+	LOADBS; \
+	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
+	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15); \
+	FMA2(ao+32, Z16, Z17); FMA2(ao+36, Z18, Z19); FMA2(ao+40, Z20, Z21); FMA2(ao+44, Z22, Z23); \
+	FMA2(ao+48, Z24, Z25); FMA2(ao+52, Z26, Z27)
+
+#define STEP8S(ao) \
+	LOADBS; \
+	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
+	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15)
+
+#define STEP4S(ao) \
+	LOADBS; \
+	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7)
+
+// KERNEL512S is KERNEL512 with B read in place at stride ldb.
+#define KERNEL512S(step, rows, astep) \
+	MOVQ kc+0(FP), CX; \
+	MOVQ a+8(FP), AX; \
+	MOVQ b+16(FP), BX; \
+	MOVQ ldb+24(FP), R8; \
+	SHLQ $2, R8; \
+	MOVQ c+32(FP), DI; \
+	MOVQ ldc+40(FP), DX; \
+	SHLQ $2, DX; \
+	rows(ZERO2); \
+	CMPQ CX, $4; \
+	JLT  tail; \
+loop4: \
+	PREFETCHT0 (8*astep)(AX); \
+	PREFETCHT0 (8*astep+64)(AX); \
+	PREFETCHT0 (8*astep+128)(AX); \
+	PREFETCHT0 (8*astep+192)(AX); \
+	step(0); \
+	step(astep); \
+	step(2*astep); \
+	step(3*astep); \
+	ADDQ $(4*astep), AX; \
+	SUBQ $4, CX; \
+	CMPQ CX, $4; \
+	JGE  loop4; \
+tail: \
+	TESTQ CX, CX; \
+	JZ    store; \
+loop1: \
+	step(0); \
+	ADDQ $astep, AX; \
+	DECQ CX; \
+	JNZ  loop1; \
+store: \
+	MOVBLZX acc+48(FP), SI; \
+	TESTQ   SI, SI; \
+	JZ      put; \
+	rows(ADD2); \
+	VZEROUPPER; \
+	RET; \
+put: \
+	rows(PUT2); \
+	VZEROUPPER; \
+	RET
+
 // func sgemmKernel14x32(kc int, a, b, c *float32, ldc int, acc bool)
 TEXT ·sgemmKernel14x32(SB), NOSPLIT, $0-41
-	KERNEL512(STEP14, ROWS14, 56)
+	KERNEL512(STEP14, ROWS14, 56, 128)
 
 // func sgemmKernel8x32(kc int, a, b, c *float32, ldc int, acc bool)
 TEXT ·sgemmKernel8x32(SB), NOSPLIT, $0-41
-	KERNEL512(STEP8, ROWS8, 32)
+	KERNEL512(STEP8, ROWS8, 32, 128)
 
 // func sgemmKernel4x32(kc int, a, b, c *float32, ldc int, acc bool)
 TEXT ·sgemmKernel4x32(SB), NOSPLIT, $0-41
-	KERNEL512(STEP4, ROWS4, 16)
+	KERNEL512(STEP4, ROWS4, 16, 128)
+
+// func sgemmKernelS14x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+TEXT ·sgemmKernelS14x32(SB), NOSPLIT, $0-49
+	KERNEL512S(STEP14S, ROWS14, 56)
+
+// func sgemmKernelS8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+TEXT ·sgemmKernelS8x32(SB), NOSPLIT, $0-49
+	KERNEL512S(STEP8S, ROWS8, 32)
+
+// func sgemmKernelS4x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+TEXT ·sgemmKernelS4x32(SB), NOSPLIT, $0-49
+	KERNEL512S(STEP4S, ROWS4, 16)
+
+// The same kernels over a B panel of bfloat16 values (32 per k step, 64 bytes): a weight
+// stored as bfloat16 in its checkpoint is exact in that form, and a small-M product spends
+// most of its time streaming the weight from memory, so half the bytes is up to twice the
+// speed. Each bfloat16 widens exactly to the float32 whose upper half it is (zero-extend to 32
+// bits, shift left 16), so the products equal the float32 kernels' bit for bit.
+#define LOADB16(bo) \
+	VPMOVZXWD bo(BX), Z28; \
+	VPMOVZXWD bo+32(BX), Z29; \
+	VPSLLD    $16, Z28, Z28; \
+	VPSLLD    $16, Z29, Z29
+
+#define STEP14H(ao, bo) \
+	LOADB16(bo); \
+	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
+	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15); \
+	FMA2(ao+32, Z16, Z17); FMA2(ao+36, Z18, Z19); FMA2(ao+40, Z20, Z21); FMA2(ao+44, Z22, Z23); \
+	FMA2(ao+48, Z24, Z25); FMA2(ao+52, Z26, Z27)
+
+#define STEP8H(ao, bo) \
+	LOADB16(bo); \
+	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
+	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15)
+
+#define STEP4H(ao, bo) \
+	LOADB16(bo); \
+	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7)
+
+// func sbgemmKernel14x32(kc int, a *float32, b *uint16, c *float32, ldc int, acc bool)
+TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-41
+	KERNEL512(STEP14H, ROWS14, 56, 64)
+
+// func sbgemmKernel8x32(kc int, a *float32, b *uint16, c *float32, ldc int, acc bool)
+TEXT ·sbgemmKernel8x32(SB), NOSPLIT, $0-41
+	KERNEL512(STEP8H, ROWS8, 32, 64)
+
+// func sbgemmKernel4x32(kc int, a *float32, b *uint16, c *float32, ldc int, acc bool)
+TEXT ·sbgemmKernel4x32(SB), NOSPLIT, $0-41
+	KERNEL512(STEP4H, ROWS4, 16, 64)
 
 // AVX2+FMA microkernel, 6×16. Sixteen ymm registers allow 6 rows of two ymm accumulators, the
 // B row and one broadcast register:

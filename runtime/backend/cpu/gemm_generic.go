@@ -29,6 +29,10 @@ var goKernels = &kernels{
 	expShift:    expShiftGo,
 	maxOf:       maxGo,
 	softmaxCols: softmaxColsGo,
+	add:         addGo,
+	sumSquares:  sumSquaresGo,
+	scaleMul:    scaleMulGo,
+	siluGate:    siluGateGo,
 }
 
 // transposeGo writes dst[k·ldd+i] = src[i·lds+k] for k < cols and i < rows, and zeros for

@@ -81,8 +81,9 @@ func (be *Backend) MatMul(dst, a, b *tensor.Tensor) error {
 	g := gemm{
 		m: rows, n: cols, k: inner,
 		a: matrix{x, inner}, b: matrix{w, inner}, c: matrix{d, cols},
-		transB: true, packedB: be.prepacked(ks, w, cols, inner),
+		transB: true,
 	}
+	g.packedB, g.packedB16 = be.prepacked(ks, w, cols, inner)
 	g.run(ks, be.Threads())
 	return nil
 }

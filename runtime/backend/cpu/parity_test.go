@@ -136,6 +136,9 @@ func TestAttentionParity(t *testing.T) {
 		{64, 64, 7, 1, 64, nil},
 		{31, 70, 2, 2, 18, []int{69}},
 		{17, 513, 2, 1, 32, nil},
+		{8, 4100, 4, 4, 64, []int{0, 1, 2}},
+		{fewQueries + 1, 200, 3, 1, 40, []int{7}},
+		{queryChunk + 3, 90, 2, 2, 16, nil},
 	}
 	ref := NewReference()
 	forEachPath(t, func(t *testing.T, be *Backend) {
@@ -163,20 +166,29 @@ func TestAttentionParity(t *testing.T) {
 			v := upload(t, vv, tc.lk, tc.kvHeads, tc.dh)
 			got := upload(t, make([]float32, len(qv)), tc.lq, tc.heads, tc.dh)
 			want := upload(t, make([]float32, len(qv)), tc.lq, tc.heads, tc.dh)
-			if err := be.Attention(got, q, k, v, mask); err != nil {
-				t.Fatal(err)
-			}
 			if err := ref.Attention(want, q, k, v, mask); err != nil {
 				t.Fatal(err)
 			}
-			// Outputs are convex combinations of values of magnitude ≲ 5: allow the rounding of
-			// an lk-term fp32 sum on both sides and a few ULP per exponential.
-			bound := float64(tc.lk+tc.dh+16) * 0x1p-23 * 5
-			for i, w := range storage(want) {
-				if d := math.Abs(float64(storage(got)[i]) - float64(w)); !(d <= bound) {
-					t.Fatalf("Attention %+v: element %d = %v, reference %v (difference %g > %g)",
-						tc, i, storage(got)[i], w, d, bound)
+			// Both forms, whichever Attention would pick for this Lq.
+			for _, few := range []bool{true, false} {
+				a, err := checkAttention(got, q, k, v, mask)
+				if err != nil {
+					t.Fatal(err)
 				}
+				clear(a.d)
+				be.attention(a, mask, few)
+				// Outputs are convex combinations of values of magnitude ≲ 5: allow the rounding
+				// of an lk-term fp32 sum on both sides and a few ULP per exponential.
+				bound := float64(tc.lk+tc.dh+16) * 0x1p-23 * 5
+				for i, w := range storage(want) {
+					if d := math.Abs(float64(storage(got)[i]) - float64(w)); !(d <= bound) {
+						t.Fatalf("Attention %+v (few-query form %v): element %d = %v, reference %v (difference %g > %g)",
+							tc, few, i, storage(got)[i], w, d, bound)
+					}
+				}
+			}
+			if err := be.Attention(got, q, k, v, mask); err != nil {
+				t.Fatal(err)
 			}
 		}
 	})
@@ -235,13 +247,17 @@ func TestElementwiseParity(t *testing.T) {
 
 		const l, h, dh = 300, 4, 64
 		pos := make([]int, l)
-		for i := range pos {
-			pos[i] = 3 * i
-		}
 		rv := normals(r, l*h*dh)
-		got, wantR := upload(t, rv, l, h, dh), upload(t, rv, l, h, dh)
-		must(t, be.RoPE(got, pos, 10000), ref.RoPE(wantR, pos, 10000))
-		check("RoPE", got, wantR, sameArith)
+		// Tabled positions twice (the second call reads the table the first built, grown for
+		// the larger positions), then positions past the table's limit, computed per call.
+		for _, shift := range []int{0, 5000, ropeTableLimit} {
+			for i := range pos {
+				pos[i] = 3*i + shift
+			}
+			got, wantR := upload(t, rv, l, h, dh), upload(t, rv, l, h, dh)
+			must(t, be.RoPE(got, pos, 10000), ref.RoPE(wantR, pos, 10000))
+			check(fmt.Sprintf("RoPE from position %d", shift), got, wantR, sameArith)
+		}
 	})
 }
 
@@ -410,17 +426,31 @@ func TestPrepackedMatMul(t *testing.T) {
 	forEachPath(t, func(t *testing.T, be *Backend) {
 		r := rand.New(rand.NewPCG(21, 22))
 		for _, s := range [][3]int{{1, 1, 1}, {5, 33, 17}, {64, 512, 300}, {15, 40, 513}, {200, 70, 64}} {
-			m, n, k := s[0], s[1], s[2]
-			x, w := upload(t, normals(r, m*k), m, k), upload(t, normals(r, n*k), n, k)
-			fresh := &Backend{threads: be.threads, kernels: be.kernels}
-			want, got := upload(t, make([]float32, m*n), m, n), upload(t, make([]float32, m*n), m, n)
-			must(t, fresh.MatMul(want, x, w), be.Prepack(w))
-			if be.prepacked(be.gemmKernels(), storage(w), n, k) == nil {
-				t.Fatalf("%v: Prepack stored nothing", s)
-			}
-			must(t, be.MatMul(got, x, w))
-			if !slices.Equal(storage(got), storage(want)) {
-				t.Errorf("%v: product with the prepacked weight differs from the per-call packing", s)
+			// A float32 weight, and one exact in bfloat16 (a checkpoint's), which the kernels
+			// with a bfloat16 form store and read in it.
+			for _, bf16 := range []bool{false, true} {
+				m, n, k := s[0], s[1], s[2]
+				wv := normals(r, n*k)
+				if bf16 {
+					for i, v := range wv {
+						wv[i] = math.Float32frombits(math.Float32bits(v) &^ 0xffff)
+					}
+				}
+				x, w := upload(t, normals(r, m*k), m, k), upload(t, wv, n, k)
+				fresh := &Backend{threads: be.threads, kernels: be.kernels}
+				want, got := upload(t, make([]float32, m*n), m, n), upload(t, make([]float32, m*n), m, n)
+				must(t, fresh.MatMul(want, x, w), be.Prepack(w))
+				p32, p16 := be.prepacked(be.gemmKernels(), storage(w), n, k)
+				if p32 == nil && p16 == nil {
+					t.Fatalf("%v: Prepack stored nothing", s)
+				}
+				if wantBF16 := bf16 && be.gemmKernels().kernelBF16 != nil; (p16 != nil) != wantBF16 {
+					t.Fatalf("%v (bfloat16 weight %v): packed in bfloat16 = %v, want %v", s, bf16, p16 != nil, wantBF16)
+				}
+				must(t, be.MatMul(got, x, w))
+				if !slices.Equal(storage(got), storage(want)) {
+					t.Errorf("%v (bfloat16 weight %v): product with the prepacked weight differs from the per-call packing", s, bf16)
+				}
 			}
 		}
 		if err := be.Prepack(upload(t, make([]float32, 4), 4)); !errors.Is(err, tensor.ErrShape) {

@@ -17,8 +17,10 @@ limitations under the License.
 package cpu
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxWorkers bounds the persistent helper goroutines, whatever Threads asks for.
@@ -68,10 +70,36 @@ func (p *pool) grow(n int) {
 }
 
 func (p *pool) work() {
-	for h := range p.queue {
+	for {
+		h := p.next()
 		if h.state.CompareAndSwap(0, 1) {
 			h.job.fn()
 			h.job.settle()
+		}
+	}
+}
+
+// spinFor is how long an idle helper keeps polling the queue before it parks. A forward pass
+// issues its operations microseconds apart; a parked helper takes tens of microseconds to wake
+// (an OS thread wake-up through the Go scheduler), which is as long as a whole small matrix
+// product, so without spinning the helpers of short operations join too late to help. Spinning
+// stops soon after the last operation, so an idle process does not burn CPU.
+const spinFor = 200 * time.Microsecond
+
+// next returns the next invitation, polling the queue for spinFor before blocking on it.
+func (p *pool) next() *helper {
+	start := time.Now()
+	for i := 0; ; i++ {
+		select {
+		case h := <-p.queue:
+			return h
+		default:
+		}
+		if i%32 == 31 {
+			if time.Since(start) > spinFor {
+				return <-p.queue
+			}
+			runtime.Gosched() // let other goroutines have this P while there is nothing to do
 		}
 	}
 }

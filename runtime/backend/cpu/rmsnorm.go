@@ -48,8 +48,8 @@ func checkRMSNorm(dst, x, w *tensor.Tensor, eps float32) (d, xs, ws []float32, e
 // be x. Per row, in float32 and in the order the spec gives (normalise, cast back to x's dtype,
 // a no-op for F32, then multiply by the weight):
 //
-//	var ss float32
-//	for i := range D { ss += x[i] * x[i] }
+//	ss := Σ x[i]²            in sumSquaresGo's order (sixteen running sums, one SIMD
+//	                         register's; PyTorch's order differs too)
 //	scale := 1 / sqrt(ss/D + eps)
 //	for i := range D { dst[i] = (x[i] * scale) * w[i] }
 func (*Reference) RMSNorm(dst, x, w *tensor.Tensor, eps float32) error {
@@ -59,7 +59,7 @@ func (*Reference) RMSNorm(dst, x, w *tensor.Tensor, eps float32) error {
 	}
 	n := len(ws)
 	for r := 0; r < len(xs); r += n {
-		rmsNormRow(d[r:r+n], xs[r:r+n], ws, eps)
+		rmsNormRow(goKernels, d[r:r+n], xs[r:r+n], ws, eps)
 	}
 	return nil
 }
@@ -72,23 +72,19 @@ func (be *Backend) RMSNorm(dst, x, w *tensor.Tensor, eps float32) error {
 		return err
 	}
 	n := len(ws)
+	ks := be.gemmKernels()
 	be.forRows(len(xs)/n, n, func(lo, hi int) {
 		for r := lo * n; r < hi*n; r += n {
-			rmsNormRow(d[r:r+n], xs[r:r+n], ws, eps)
+			rmsNormRow(ks, d[r:r+n], xs[r:r+n], ws, eps)
 		}
 	})
 	return nil
 }
 
-// rmsNormRow normalises one row x into out (which may be x) and scales it by w.
-func rmsNormRow(out, x, w []float32, eps float32) {
-	var ss float32
-	for _, v := range x {
-		ss += v * v
-	}
+// rmsNormRow normalises one row x into out (which may be x) and scales it by w, with ks's
+// elementwise steps (identical on every implementation).
+func rmsNormRow(ks *kernels, out, x, w []float32, eps float32) {
+	ss := ks.sumSquares(x)
 	scale := float32(1 / math.Sqrt(float64(ss/float32(len(x))+eps)))
-	for i, v := range x {
-		y := v * scale // cast back to x's dtype here; F32 needs no rounding
-		out[i] = y * w[i]
-	}
+	ks.scaleMul(out, x, w, scale)
 }

@@ -19,6 +19,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"dllm.dev/dllm-operator/runtime/tensor"
 )
@@ -82,7 +83,10 @@ func (*Reference) RoPE(x *tensor.Tensor, positions []int, theta float64) error {
 	return nil
 }
 
-// RoPE rotates x as Reference.RoPE, with the same arithmetic, positions split over threads.
+// RoPE rotates x as Reference.RoPE, with the same arithmetic, positions split over threads. The
+// cosines and sines come from a table per (theta, Dh) that grows to the largest position seen,
+// so each is computed once per process instead of once per call: a cached pass rotates the
+// same few hundred positions in every layer of every pass.
 func (be *Backend) RoPE(x *tensor.Tensor, positions []int, theta float64) error {
 	xs, err := checkRoPE(x, positions, theta)
 	if err != nil {
@@ -90,14 +94,28 @@ func (be *Backend) RoPE(x *tensor.Tensor, positions []int, theta float64) error 
 	}
 	heads, dh := x.Dim(1), x.Dim(2)
 	half := dh / 2
-	invFreq := ropeInvFreq(theta, dh)
+	maxPos := 0
+	for _, p := range positions {
+		maxPos = max(maxPos, p)
+	}
+	var tab *ropeTable
+	var invFreq []float32
+	if maxPos < ropeTableLimit {
+		tab = be.ropeTable(theta, dh, maxPos)
+	} else {
+		invFreq = ropeInvFreq(theta, dh)
+	}
 	be.forRows(len(positions), heads*dh, func(lo, hi int) {
-		cos, sin := make([]float32, half), make([]float32, half)
+		var cos, sin []float32
+		if tab == nil {
+			cos, sin = make([]float32, half), make([]float32, half)
+		}
 		for l := lo; l < hi; l++ {
 			p := positions[l]
-			for i, f := range invFreq {
-				angle := float64(float32(p) * f)
-				cos[i], sin[i] = float32(math.Cos(angle)), float32(math.Sin(angle))
+			if tab != nil {
+				cos, sin = tab.cos[p*half:(p+1)*half], tab.sin[p*half:(p+1)*half]
+			} else {
+				ropeAngles(cos, sin, invFreq, p)
 			}
 			for h := range heads {
 				v := xs[(l*heads+h)*dh : (l*heads+h+1)*dh]
@@ -111,6 +129,62 @@ func (be *Backend) RoPE(x *tensor.Tensor, positions []int, theta float64) error 
 		}
 	})
 	return nil
+}
+
+// ropeTableLimit bounds the positions a table covers (64 MiB of tables at Dh = 128); larger
+// positions are computed per call.
+const ropeTableLimit = 1 << 16
+
+// ropeAngles sets cos[i] and sin[i] of position p's angles, as Reference.RoPE computes them.
+func ropeAngles(cos, sin, invFreq []float32, p int) {
+	for i, f := range invFreq {
+		angle := float64(float32(p) * f)
+		cos[i], sin[i] = float32(math.Cos(angle)), float32(math.Sin(angle))
+	}
+}
+
+// ropeKey identifies a table of rotary angles.
+type ropeKey struct {
+	theta float64
+	dh    int
+}
+
+// ropeTable holds cos and sin of every position below positions, Dh/2 values per position,
+// computed exactly as Reference.RoPE computes them. A table is never modified once published;
+// growing replaces it.
+type ropeTable struct {
+	positions int
+	cos, sin  []float32
+}
+
+// ropeTableMu serialises growing the tables (readers never block).
+var ropeTableMu sync.Mutex
+
+// ropeTable returns a table for theta and dh that covers position maxPos.
+func (be *Backend) ropeTable(theta float64, dh, maxPos int) *ropeTable {
+	key := ropeKey{theta, dh}
+	if v, ok := be.rope.Load(key); ok && v.(*ropeTable).positions > maxPos {
+		return v.(*ropeTable)
+	}
+	ropeTableMu.Lock()
+	defer ropeTableMu.Unlock()
+	if v, ok := be.rope.Load(key); ok && v.(*ropeTable).positions > maxPos {
+		return v.(*ropeTable)
+	}
+	// Grow to at least double, so a stream of longer inputs costs amortised O(1) per position.
+	n := max(maxPos+1, 4096)
+	if v, ok := be.rope.Load(key); ok {
+		n = max(n, 2*v.(*ropeTable).positions)
+	}
+	n = min(n, ropeTableLimit)
+	invFreq := ropeInvFreq(theta, dh)
+	half := dh / 2
+	t := &ropeTable{positions: n, cos: make([]float32, n*half), sin: make([]float32, n*half)}
+	for p := range n {
+		ropeAngles(t.cos[p*half:(p+1)*half], t.sin[p*half:(p+1)*half], invFreq, p)
+	}
+	be.rope.Store(key, t)
+	return t
 }
 
 // ropeInvFreq returns the fp32 inverse frequencies 1/theta^(2i/Dh), i < Dh/2.

@@ -72,9 +72,7 @@ func (be *Backend) SiLUMul(dst, gate, up *tensor.Tensor) error {
 			n := min(hi-lo, len(e))
 			d, g, u := d[lo:lo+n], g[lo:lo+n], u[lo:lo+n]
 			ks.expShift(e[:n], g, 0, -1)
-			for i, gi := range g {
-				d[i] = gi / (1 + e[i]) * u[i]
-			}
+			ks.siluGate(d, g, u, e[:n])
 			lo += n
 		}
 	})

@@ -50,6 +50,20 @@ func testTransfer(t *testing.T, b tensor.Backend) {
 	_, err = x.Reshape(4, 2)
 	wantErr(t, "Reshape(4, 2) of F32[2 3]", err, tensor.ErrShape)
 
+	// ReadFloat32 (the backend's Reader, or the ToFloat32 fallback) copies into the caller's
+	// buffer, row views included.
+	rows, err := x.Rows(1, 2)
+	if err != nil {
+		t.Fatalf("Rows(1, 2) of %v = %v", x, err)
+	}
+	buf := []float32{-1, -1, -1}
+	if err := tensor.ReadFloat32(b, buf, rows); err != nil {
+		t.Fatalf("ReadFloat32(row 1) = %v", err)
+	}
+	checkExact(t, "ReadFloat32(row 1)", buf, []float32{8, 10, 12})
+	err = tensor.ReadFloat32(b, make([]float32, 5), x)
+	wantErr(t, "ReadFloat32 of 6 values into 5", err, tensor.ErrShape)
+
 	_, err = b.Alloc(tensor.DTypeUnknown, 2)
 	wantErr(t, "Alloc(unknown, 2)", err, tensor.ErrDType)
 	_, err = b.Alloc(tensor.F32, 2, -1)

@@ -42,21 +42,25 @@
 	VMOVUPS bo(BX), Z28; \
 	VMOVUPS bo+64(BX), Z29
 
-#define STEP14(ao, bo) \
-	LOADB(bo); \
+// FMAS14, FMAS8 and FMAS4 multiply the current B row (Z28–Z29) into the h rows of C.
+#define FMAS14(ao) \
 	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
 	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15); \
 	FMA2(ao+32, Z16, Z17); FMA2(ao+36, Z18, Z19); FMA2(ao+40, Z20, Z21); FMA2(ao+44, Z22, Z23); \
 	FMA2(ao+48, Z24, Z25); FMA2(ao+52, Z26, Z27)
 
-#define STEP8(ao, bo) \
-	LOADB(bo); \
+#define FMAS8(ao) \
 	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
 	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15)
 
-#define STEP4(ao, bo) \
-	LOADB(bo); \
+#define FMAS4(ao) \
 	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7)
+
+#define STEP14(ao, bo) LOADB(bo); FMAS14(ao)
+
+#define STEP8(ao, bo) LOADB(bo); FMAS8(ao)
+
+#define STEP4(ao, bo) LOADB(bo); FMAS4(ao)
 
 #define ZERO2(z0, z1) VPXORD z0, z0, z0; VPXORD z1, z1, z1
 
@@ -75,16 +79,31 @@
 #define ROWS8(op) ROWS4(op); op(Z8, Z9); op(Z10, Z11); op(Z12, Z13); op(Z14, Z15)
 #define ROWS14(op) ROWS8(op); op(Z16, Z17); op(Z18, Z19); op(Z20, Z21); op(Z22, Z23); op(Z24, Z25); op(Z26, Z27)
 
-// KERNEL512 is the body of one h×32 kernel: arguments, zeroed accumulators, the K loop and the
-// store. step is STEP14/8/4 (or their BF16 forms), rows ROWS14/8/4, astep the packed A bytes
-// and bstep the packed B bytes per k step.
-#define KERNEL512(step, rows, astep, bstep) \
+// ARGS loads a kernel's arguments; ARGSS those of a kernel that reads B in place (ldb too).
+#define ARGS \
 	MOVQ kc+0(FP), CX; \
 	MOVQ a+8(FP), AX; \
 	MOVQ b+16(FP), BX; \
 	MOVQ c+24(FP), DI; \
 	MOVQ ldc+32(FP), DX; \
-	SHLQ $2, DX; \
+	SHLQ $2, DX
+
+#define ARGSS \
+	MOVQ kc+0(FP), CX; \
+	MOVQ a+8(FP), AX; \
+	MOVQ b+16(FP), BX; \
+	MOVQ ldb+24(FP), R8; \
+	SHLQ $2, R8; \
+	MOVQ c+32(FP), DI; \
+	MOVQ ldc+40(FP), DX; \
+	SHLQ $2, DX
+
+// KERNEL512 is the body of one h×32 kernel: arguments (args), zeroed accumulators, the K loop
+// and the store. step is STEP14/8/4 (or their bfloat16 or in-place forms), rows ROWS14/8/4,
+// astep the packed A bytes and bstep the packed B bytes per k step (0 when step advances B
+// itself), acc the acc argument.
+#define KERNEL512(args, step, rows, astep, bstep, acc) \
+	args; \
 	rows(ZERO2); \
 	CMPQ CX, $4; \
 	JLT  tail; \
@@ -112,7 +131,7 @@ loop1: \
 	DECQ CX; \
 	JNZ  loop1; \
 store: \
-	MOVBLZX acc+40(FP), SI; \
+	MOVBLZX acc(FP), SI; \
 	TESTQ   SI, SI; \
 	JZ      put; \
 	rows(ADD2); \
@@ -134,91 +153,35 @@ put: \
 	VMOVUPS 64(BX), Z29; \
 	ADDQ    R8, BX
 
-#define STEP14S(ao) \
-	LOADBS; \
-	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
-	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15); \
-	FMA2(ao+32, Z16, Z17); FMA2(ao+36, Z18, Z19); FMA2(ao+40, Z20, Z21); FMA2(ao+44, Z22, Z23); \
-	FMA2(ao+48, Z24, Z25); FMA2(ao+52, Z26, Z27)
+#define STEP14S(ao, bo) LOADBS; FMAS14(ao)
 
-#define STEP8S(ao) \
-	LOADBS; \
-	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
-	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15)
+#define STEP8S(ao, bo) LOADBS; FMAS8(ao)
 
-#define STEP4S(ao) \
-	LOADBS; \
-	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7)
-
-// KERNEL512S is KERNEL512 with B read in place at stride ldb.
-#define KERNEL512S(step, rows, astep) \
-	MOVQ kc+0(FP), CX; \
-	MOVQ a+8(FP), AX; \
-	MOVQ b+16(FP), BX; \
-	MOVQ ldb+24(FP), R8; \
-	SHLQ $2, R8; \
-	MOVQ c+32(FP), DI; \
-	MOVQ ldc+40(FP), DX; \
-	SHLQ $2, DX; \
-	rows(ZERO2); \
-	CMPQ CX, $4; \
-	JLT  tail; \
-loop4: \
-	PREFETCHT0 (8*astep)(AX); \
-	PREFETCHT0 (8*astep+64)(AX); \
-	PREFETCHT0 (8*astep+128)(AX); \
-	PREFETCHT0 (8*astep+192)(AX); \
-	step(0); \
-	step(astep); \
-	step(2*astep); \
-	step(3*astep); \
-	ADDQ $(4*astep), AX; \
-	SUBQ $4, CX; \
-	CMPQ CX, $4; \
-	JGE  loop4; \
-tail: \
-	TESTQ CX, CX; \
-	JZ    store; \
-loop1: \
-	step(0); \
-	ADDQ $astep, AX; \
-	DECQ CX; \
-	JNZ  loop1; \
-store: \
-	MOVBLZX acc+48(FP), SI; \
-	TESTQ   SI, SI; \
-	JZ      put; \
-	rows(ADD2); \
-	VZEROUPPER; \
-	RET; \
-put: \
-	rows(PUT2); \
-	VZEROUPPER; \
-	RET
+#define STEP4S(ao, bo) LOADBS; FMAS4(ao)
 
 // func sgemmKernel14x32(kc int, a, b, c *float32, ldc int, acc bool)
 TEXT ·sgemmKernel14x32(SB), NOSPLIT, $0-41
-	KERNEL512(STEP14, ROWS14, 56, 128)
+	KERNEL512(ARGS, STEP14, ROWS14, 56, 128, acc+40)
 
 // func sgemmKernel8x32(kc int, a, b, c *float32, ldc int, acc bool)
 TEXT ·sgemmKernel8x32(SB), NOSPLIT, $0-41
-	KERNEL512(STEP8, ROWS8, 32, 128)
+	KERNEL512(ARGS, STEP8, ROWS8, 32, 128, acc+40)
 
 // func sgemmKernel4x32(kc int, a, b, c *float32, ldc int, acc bool)
 TEXT ·sgemmKernel4x32(SB), NOSPLIT, $0-41
-	KERNEL512(STEP4, ROWS4, 16, 128)
+	KERNEL512(ARGS, STEP4, ROWS4, 16, 128, acc+40)
 
 // func sgemmKernelS14x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
 TEXT ·sgemmKernelS14x32(SB), NOSPLIT, $0-49
-	KERNEL512S(STEP14S, ROWS14, 56)
+	KERNEL512(ARGSS, STEP14S, ROWS14, 56, 0, acc+48)
 
 // func sgemmKernelS8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
 TEXT ·sgemmKernelS8x32(SB), NOSPLIT, $0-49
-	KERNEL512S(STEP8S, ROWS8, 32)
+	KERNEL512(ARGSS, STEP8S, ROWS8, 32, 0, acc+48)
 
 // func sgemmKernelS4x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
 TEXT ·sgemmKernelS4x32(SB), NOSPLIT, $0-49
-	KERNEL512S(STEP4S, ROWS4, 16)
+	KERNEL512(ARGSS, STEP4S, ROWS4, 16, 0, acc+48)
 
 // The same kernels over a B panel of bfloat16 values (32 per k step, 64 bytes): a weight
 // stored as bfloat16 in its checkpoint is exact in that form, and a small-M product spends
@@ -231,33 +194,23 @@ TEXT ·sgemmKernelS4x32(SB), NOSPLIT, $0-49
 	VPSLLD    $16, Z28, Z28; \
 	VPSLLD    $16, Z29, Z29
 
-#define STEP14H(ao, bo) \
-	LOADB16(bo); \
-	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
-	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15); \
-	FMA2(ao+32, Z16, Z17); FMA2(ao+36, Z18, Z19); FMA2(ao+40, Z20, Z21); FMA2(ao+44, Z22, Z23); \
-	FMA2(ao+48, Z24, Z25); FMA2(ao+52, Z26, Z27)
+#define STEP14H(ao, bo) LOADB16(bo); FMAS14(ao)
 
-#define STEP8H(ao, bo) \
-	LOADB16(bo); \
-	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7); \
-	FMA2(ao+16, Z8, Z9); FMA2(ao+20, Z10, Z11); FMA2(ao+24, Z12, Z13); FMA2(ao+28, Z14, Z15)
+#define STEP8H(ao, bo) LOADB16(bo); FMAS8(ao)
 
-#define STEP4H(ao, bo) \
-	LOADB16(bo); \
-	FMA2(ao+0, Z0, Z1); FMA2(ao+4, Z2, Z3); FMA2(ao+8, Z4, Z5); FMA2(ao+12, Z6, Z7)
+#define STEP4H(ao, bo) LOADB16(bo); FMAS4(ao)
 
 // func sbgemmKernel14x32(kc int, a *float32, b *uint16, c *float32, ldc int, acc bool)
 TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-41
-	KERNEL512(STEP14H, ROWS14, 56, 64)
+	KERNEL512(ARGS, STEP14H, ROWS14, 56, 64, acc+40)
 
 // func sbgemmKernel8x32(kc int, a *float32, b *uint16, c *float32, ldc int, acc bool)
 TEXT ·sbgemmKernel8x32(SB), NOSPLIT, $0-41
-	KERNEL512(STEP8H, ROWS8, 32, 64)
+	KERNEL512(ARGS, STEP8H, ROWS8, 32, 64, acc+40)
 
 // func sbgemmKernel4x32(kc int, a *float32, b *uint16, c *float32, ldc int, acc bool)
 TEXT ·sbgemmKernel4x32(SB), NOSPLIT, $0-41
-	KERNEL512(STEP4H, ROWS4, 16, 64)
+	KERNEL512(ARGS, STEP4H, ROWS4, 16, 64, acc+40)
 
 // AVX2+FMA microkernel, 6×16. Sixteen ymm registers allow 6 rows of two ymm accumulators, the
 // B row and one broadcast register:

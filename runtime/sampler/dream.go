@@ -59,7 +59,11 @@ func Dream(ctx context.Context, d Denoiser, prompts [][]int, o DreamOptions, onS
 		return nil, err
 	}
 	workers := runtime.GOMAXPROCS(0)
-	r := &dreamRun{o: &o, d: d, c: c, rand: streams{o.Seed}, workers: workers, samplers: make([]*tokenSampler, workers)}
+	rs, err := newStreams(o.Seed, o.Seeds, len(prompts))
+	if err != nil {
+		return nil, err
+	}
+	r := &dreamRun{o: &o, d: d, c: c, rand: rs, workers: workers, samplers: make([]*tokenSampler, workers)}
 	timesteps := dreamTimesteps(o.Steps, o.Eps)
 	i := 0
 	for ; i < o.Steps; i++ {

@@ -59,7 +59,11 @@ func LLaDA(ctx context.Context, d Denoiser, prompts [][]int, o LLaDAOptions, onS
 	if err != nil {
 		return nil, err
 	}
-	r := &lladaRun{o: &o, d: d, c: c, rand: streams{o.Seed}, workers: runtime.GOMAXPROCS(0)}
+	rs, err := newStreams(o.Seed, o.Seeds, len(prompts))
+	if err != nil {
+		return nil, err
+	}
+	r := &lladaRun{o: &o, d: d, c: c, rand: rs, workers: runtime.GOMAXPROCS(0)}
 	blocks := o.GenLength / o.BlockLength
 	perBlock := o.Steps / blocks
 	steps := 0

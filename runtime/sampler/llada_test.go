@@ -225,7 +225,7 @@ func TestGumbelArgmaxDistribution(t *testing.T) {
 	// Gumbel-max at temperature τ samples softmax(l/τ). With l = [0, ln 3] and the mask id 2:
 	// τ = 1 gives p(1) = 3/4, τ = 0.5 gives 9/10.
 	logits := []float32{0, float32(math.Log(3)), 50}
-	rng := streams{1}.at(0, 0, 0)
+	rng := streams{seed: 1}.at(0, 0, 0)
 	for _, tc := range []struct{ tau, want float64 }{{1, 0.75}, {0.5, 0.9}} {
 		const n = 20000
 		ones := 0

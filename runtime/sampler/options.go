@@ -147,6 +147,10 @@ type LLaDAOptions struct {
 	// position has its own stream derived from Seed, so runs with equal options, prompts and
 	// logits are identical, and a row's result does not depend on the other rows of its batch.
 	Seed uint64
+	// Seeds, if set, has one seed per row and replaces Seed: row b draws the random numbers of a
+	// batch of one with Seed = Seeds[b], so a request's result does not depend on which batch,
+	// or which row of it, it runs in (a serving engine batches independent requests).
+	Seeds []uint64
 }
 
 // Validate reports every invalid field of o, each error naming the field; the error matches
@@ -229,6 +233,8 @@ type DreamOptions struct {
 	// row, step and position has its own stream derived from Seed, so runs with equal options,
 	// prompts and logits are identical.
 	Seed uint64
+	// Seeds, if set, has one seed per row and replaces Seed, as LLaDAOptions.Seeds does.
+	Seeds []uint64
 }
 
 // Validate reports every invalid field of o, each error naming the field; the error matches

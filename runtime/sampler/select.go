@@ -18,6 +18,7 @@ package sampler
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -99,13 +100,30 @@ func positionsAndTokens(chosen []candidate) ([]int, []int) {
 // streams derives the random numbers of a run from its seed. Each (row, step, position) gets
 // its own PCG stream, so the outcome depends neither on the order in which positions are
 // evaluated nor on the other rows' positions.
-type streams struct{ seed uint64 }
+// With a seed per row, row b's streams are those of row 0 of a batch of one seeded rows[b].
+type streams struct {
+	seed uint64
+	rows []uint64
+}
+
+// newStreams returns the streams of a run of n rows with seed, or with a seed per row when
+// rows is set (it must have n entries).
+func newStreams(seed uint64, rows []uint64, n int) (streams, error) {
+	if rows != nil && len(rows) != n {
+		return streams{}, fmt.Errorf("%w: seeds has %d entries for %d rows", ErrInvalidInput, len(rows), n)
+	}
+	return streams{seed: seed, rows: rows}, nil
+}
 
 // at returns the stream of position pos of row b at step i; pos −1 is the row's stream for
 // choices over all its positions.
 func (s streams) at(b, i, pos int) *rand.Rand {
+	seed := s.seed
+	if s.rows != nil {
+		seed, b = s.rows[b], 0
+	}
 	h := splitmix(splitmix(splitmix(uint64(b))+uint64(i)) + uint64(pos))
-	return rand.New(rand.NewPCG(s.seed, h))
+	return rand.New(rand.NewPCG(seed, h))
 }
 
 // splitmix is the finaliser of the SplitMix64 generator, a bijective 64-bit mix.

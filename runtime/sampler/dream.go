@@ -59,7 +59,7 @@ func Dream(ctx context.Context, d Denoiser, prompts [][]int, o DreamOptions, onS
 		return nil, err
 	}
 	workers := runtime.GOMAXPROCS(0)
-	rs, err := newStreams(o.Seed, o.Seeds, len(prompts))
+	rs, err := newStreams(o.Seed, o.Seeds, c)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func LLaDA(ctx context.Context, d Denoiser, prompts [][]int, o LLaDAOptions, onS
 	if err != nil {
 		return nil, err
 	}
-	rs, err := newStreams(o.Seed, o.Seeds, len(prompts))
+	rs, err := newStreams(o.Seed, o.Seeds, c)
 	if err != nil {
 		return nil, err
 	}

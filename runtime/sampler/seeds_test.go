@@ -25,34 +25,46 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// contentLogits returns a denoiser whose logits at a position depend on the position and on
-// the contents of that row only, never on the row's index in the batch.
-func contentLogits(vocab int) *fakeDenoiser {
-	f := &fakeDenoiser{vocab: vocab}
-	f.fn = func(canvas [][]int, b, p int, out []float32) {
-		h := uint64(p)
-		for _, tok := range canvas[b] {
-			h = h*1000003 + uint64(tok)
+// contentLogits is a denoiser whose logits at a position depend on the position and on the
+// contents of that row only, both counted from the row's first real token: never on the row's
+// index in the batch or on its left padding, like the model.
+type contentLogits struct{ vocab int }
+
+func (c contentLogits) Vocab() int { return c.vocab }
+
+func (c contentLogits) Logits(_ context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error) {
+	out := make([][]float32, len(canvas))
+	for b, row := range canvas {
+		skip := 0
+		if pad != nil {
+			skip = pad[b]
 		}
-		rng := rand.New(rand.NewPCG(h, 17))
-		for v := range out {
-			out[v] = 3 * (2*rng.Float32() - 1)
+		out[b] = make([]float32, (to-from)*c.vocab)
+		for p := from; p < to; p++ {
+			h := uint64(p - skip)
+			for _, tok := range row[skip:] {
+				h = h*1000003 + uint64(tok)
+			}
+			rng := rand.New(rand.NewPCG(h, 17))
+			for v := range c.vocab {
+				out[b][(p-from)*c.vocab+v] = 3 * (2*rng.Float32() - 1)
+			}
 		}
 	}
-	return f
+	return out, nil
 }
 
 // With a seed per row, every row of a batch gets exactly its result alone with that seed, in
 // whatever row it runs: what lets a serving engine batch independent requests.
 func TestSeedsPerRowMatchRunsAlone(t *testing.T) {
-	prompts := [][]int{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}}
+	prompts := [][]int{{1, 2, 3}, {4, 5}, {7, 8, 9, 10}} // padded to the longest
 	seeds := []uint64{11, 12, 13}
 	ctx := context.Background()
 	llada := func(ps [][]int, mod func(*LLaDAOptions)) [][]int {
 		o := lladaOpts(4, 8, 4, func(o *LLaDAOptions) {
 			o.Temperature, o.Remasking, o.MaskID, o.PadID, o.EOSID = 1, Random, 49, 0, -1
 		}, mod)
-		res, err := LLaDA(ctx, contentLogits(50), ps, o, nil)
+		res, err := LLaDA(ctx, contentLogits{50}, ps, o, nil)
 		if err != nil {
 			t.Fatalf("LLaDA: %v", err)
 		}
@@ -60,7 +72,7 @@ func TestSeedsPerRowMatchRunsAlone(t *testing.T) {
 	}
 	dream := func(ps [][]int, mod func(*DreamOptions)) [][]int {
 		o := dreamOpts(6, 8, Origin, func(o *DreamOptions) { o.Temperature, o.MaskID, o.PadID = 1, 49, 0 }, mod)
-		res, err := Dream(ctx, contentLogits(50), ps, o, nil)
+		res, err := Dream(ctx, contentLogits{50}, ps, o, nil)
 		if err != nil {
 			t.Fatalf("Dream: %v", err)
 		}
@@ -83,7 +95,7 @@ func TestSeedsPerRowMatchRunsAlone(t *testing.T) {
 	if !cmp.Equal(swapped[0], batchL[2]) || !cmp.Equal(swapped[1], batchL[0]) {
 		t.Errorf("reordered batch gives other results per row")
 	}
-	_, err := LLaDA(ctx, contentLogits(50), prompts, lladaOpts(4, 8, 4, func(o *LLaDAOptions) { o.Seeds = seeds[:2] }), nil)
+	_, err := LLaDA(ctx, contentLogits{50}, prompts, lladaOpts(4, 8, 4, func(o *LLaDAOptions) { o.Seeds = seeds[:2] }), nil)
 	if !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("two seeds for three rows: err = %v, want ErrInvalidInput", err)
 	}

@@ -100,19 +100,21 @@ func positionsAndTokens(chosen []candidate) ([]int, []int) {
 // streams derives the random numbers of a run from its seed. Each (row, step, position) gets
 // its own PCG stream, so the outcome depends neither on the order in which positions are
 // evaluated nor on the other rows' positions.
-// With a seed per row, row b's streams are those of row 0 of a batch of one seeded rows[b].
+// With a seed per row, row b's streams are those of row 0 of a batch of one seeded rows[b]:
+// positions count from the row's first real token, so left padding changes nothing.
 type streams struct {
 	seed uint64
 	rows []uint64
+	pad  []int
 }
 
-// newStreams returns the streams of a run of n rows with seed, or with a seed per row when
-// rows is set (it must have n entries).
-func newStreams(seed uint64, rows []uint64, n int) (streams, error) {
-	if rows != nil && len(rows) != n {
-		return streams{}, fmt.Errorf("%w: seeds has %d entries for %d rows", ErrInvalidInput, len(rows), n)
+// newStreams returns the streams of a run over canvas c with seed, or with a seed per row
+// when rows is set (it must have a seed for every row).
+func newStreams(seed uint64, rows []uint64, c *canvas) (streams, error) {
+	if rows != nil && len(rows) != len(c.rows) {
+		return streams{}, fmt.Errorf("%w: seeds has %d entries for %d rows", ErrInvalidInput, len(rows), len(c.rows))
 	}
-	return streams{seed: seed, rows: rows}, nil
+	return streams{seed: seed, rows: rows, pad: c.padCounts()}, nil
 }
 
 // at returns the stream of position pos of row b at step i; pos −1 is the row's stream for
@@ -120,6 +122,9 @@ func newStreams(seed uint64, rows []uint64, n int) (streams, error) {
 func (s streams) at(b, i, pos int) *rand.Rand {
 	seed := s.seed
 	if s.rows != nil {
+		if pos >= 0 {
+			pos -= s.pad[b]
+		}
 		seed, b = s.rows[b], 0
 	}
 	h := splitmix(splitmix(splitmix(uint64(b))+uint64(i)) + uint64(pos))

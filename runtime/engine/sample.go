@@ -1,0 +1,107 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"dllm.dev/dllm-operator/runtime/model"
+	"dllm.dev/dllm-operator/runtime/sampler"
+	"dllm.dev/dllm-operator/runtime/weights"
+)
+
+// sample runs the batch's requests (compatible Params) in one sampler run, each with its own
+// seed, on the exact path or on a dLLM-Cache session, and returns the run's result and the
+// session's counts.
+func (e *Engine) sample(ctx context.Context, batch []*job) (*sampler.Result, model.Stats, error) {
+	p := batch[0].req.Params
+	prompts := make([][]int, len(batch))
+	seeds := make([]uint64, len(batch))
+	longest := 0
+	for b, j := range batch {
+		prompts[b], seeds[b] = j.req.Prompt, j.req.Params.Seed
+		longest = max(longest, len(j.req.Prompt))
+	}
+	var d sampler.Denoiser = e.m
+	var session *model.Session
+	if p.Cache != nil {
+		pad := make([]int, len(batch))
+		for b, pr := range prompts {
+			pad[b] = longest - len(pr)
+		}
+		var err error
+		session, err = e.m.NewSession(len(batch), longest+p.GenLength, longest, pad, *p.Cache)
+		if err != nil {
+			return nil, model.Stats{}, fmt.Errorf("engine: %w", err)
+		}
+		defer session.Close()
+		d = session
+	}
+	onStep := func(st sampler.Step) error {
+		for b, j := range batch {
+			if j.req.OnUpdate != nil && j.ctx.Err() == nil {
+				j.req.OnUpdate(Update{Step: st.Index, Response: slices.Clone(st.Canvas[b][st.PromptLen:])})
+			}
+		}
+		return nil
+	}
+	var res *sampler.Result
+	var err error
+	if e.cfg.Family == weights.FamilyLLaDA {
+		res, err = sampler.LLaDA(ctx, d, prompts, e.lladaOptions(p, seeds), onStep)
+	} else {
+		res, err = sampler.Dream(ctx, d, prompts, e.dreamOptions(p, seeds), onStep)
+	}
+	if err != nil {
+		return nil, model.Stats{}, fmt.Errorf("engine: %w", err)
+	}
+	var stats model.Stats
+	if session != nil {
+		stats = session.Stats()
+	}
+	return res, stats, nil
+}
+
+// padID is the token that left-pads shorter prompts: the checkpoint's, else EOS.
+func (e *Engine) padID() int {
+	if e.cfg.PadTokenID >= 0 {
+		return e.cfg.PadTokenID
+	}
+	return e.cfg.EOSTokenID
+}
+
+// lladaOptions are p's LLaDA sampler options, with a seed per row when seeds is set.
+func (e *Engine) lladaOptions(p Params, seeds []uint64) sampler.LLaDAOptions {
+	block := p.BlockLength
+	if block == 0 {
+		block = p.GenLength
+	}
+	return sampler.LLaDAOptions{Steps: p.Steps, GenLength: p.GenLength, BlockLength: block,
+		Temperature: p.Temperature, Remasking: p.Remasking, Threshold: p.Threshold,
+		MaskID: e.cfg.MaskTokenID, PadID: e.padID(), EOSID: e.cfg.EOSTokenID, EoTID: e.o.EoTID,
+		Seed: p.Seed, Seeds: seeds}
+}
+
+// dreamOptions are p's Dream sampler options, with a seed per row when seeds is set.
+func (e *Engine) dreamOptions(p Params, seeds []uint64) sampler.DreamOptions {
+	return sampler.DreamOptions{Steps: p.Steps, MaxNewTokens: p.GenLength, Eps: p.Eps,
+		Temperature: p.Temperature, TopP: p.TopP, TopK: p.TopK, Algorithm: p.Algorithm,
+		AlgTemp: p.AlgTemp, Threshold: p.Threshold, MaskID: e.cfg.MaskTokenID, PadID: e.padID(),
+		Seed: p.Seed, Seeds: seeds}
+}

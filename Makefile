@@ -84,7 +84,8 @@ FUZZ_TARGETS := \
 	./runtime/tokenizer/:FuzzRoundTrip \
 	./runtime/tokenizer/:FuzzLoad \
 	./runtime/backend/cpu/:FuzzMatMul \
-	./runtime/sampler/:FuzzLLaDA
+	./runtime/sampler/:FuzzLLaDA \
+	./runtime/server/:FuzzRequestParsing
 FUZZTIME_TEST ?= 3s
 
 .PHONY: fuzz

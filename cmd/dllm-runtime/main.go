@@ -26,7 +26,12 @@ limitations under the License.
 //
 // loads a checkpoint on the CPU backend and runs the family's sampler (runtime/sampler),
 // printing the response text (or ids) and per-step timings, or one JSON object with
-// generated_ids, text, steps, forwards, flops and the timings.
+// generated_ids, text, steps, forwards, flops and the timings;
+//
+//	dllm-runtime serve --config FILE
+//
+// serves the OpenAI-compatible API (runtime/server) for the model and settings a runtime
+// configuration (runtime/contract) names, until SIGTERM, then drains in-flight requests.
 package main
 
 import (
@@ -36,6 +41,7 @@ import (
 	"io"
 	"os"
 
+	"dllm.dev/dllm-operator/runtime/contract"
 	"dllm.dev/dllm-operator/runtime/testmodel"
 )
 
@@ -51,6 +57,7 @@ const usage = `Usage: dllm-runtime <command> [flags]
 Commands:
   bench       time the exact and the dLLM-Cache path back to back on a checkpoint
   generate    denoise a response to a prompt with a checkpoint, on the CPU
+  serve       serve the OpenAI-compatible API for the model a runtime config names
   testmodel   write a tiny checkpoint with seeded random weights, in the Hugging Face layout
 
 Run "dllm-runtime <command> -h" for the flags of a command.
@@ -73,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runGenerate(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case contract.ServeCommand:
+		return runServe(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		say(stdout, "%s", usage)
 		return exitOK

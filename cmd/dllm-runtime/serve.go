@@ -1,0 +1,281 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"dllm.dev/dllm-operator/runtime/contract"
+	"dllm.dev/dllm-operator/runtime/engine"
+	"dllm.dev/dllm-operator/runtime/featcache"
+	"dllm.dev/dllm-operator/runtime/model/families"
+	"dllm.dev/dllm-operator/runtime/sampler"
+	"dllm.dev/dllm-operator/runtime/server"
+	"dllm.dev/dllm-operator/runtime/tokenizer"
+	"dllm.dev/dllm-operator/runtime/weights"
+)
+
+// serveFlags are the serve subcommand's flags.
+type serveFlags struct {
+	config  string
+	threads int
+	grace   time.Duration
+}
+
+// runServe runs the serve subcommand until SIGTERM or SIGINT, then drains.
+func runServe(args []string, _, stderr io.Writer) int {
+	flags := flag.NewFlagSet(contract.ServeCommand, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	var f serveFlags
+	flags.StringVar(&f.config, "config", contract.ConfigPath, "Runtime configuration file (JSON, runtime/contract's schema).")
+	flags.IntVar(&f.threads, "threads", 0, "CPU threads; 0 means every core.")
+	flags.DurationVar(&f.grace, "grace", 30*time.Second, "How long a shutdown waits for in-flight requests.")
+	flags.Usage = func() {
+		say(flags.Output(), "Usage: dllm-runtime serve --config FILE [flags]\n\nFlags:\n")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if flags.NArg() > 0 {
+		say(stderr, "dllm-runtime serve: unexpected arguments %q\n", flags.Args())
+		return exitUsage
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	cfg, err := readConfig(f.config)
+	if err != nil {
+		log.Error("invalid configuration", "file", f.config, "err", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := serve(ctx, cfg, &f, log, nil); err != nil {
+		log.Error("serve", "err", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// readConfig reads and validates the configuration file.
+func readConfig(path string) (*contract.Config, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = file.Close() }()
+	return contract.Parse(file)
+}
+
+// serve listens on the configured port at once (liveness answers while the model loads),
+// loads and warms up the model, reports ready, and serves until ctx ends; it then stops
+// accepting connections and waits up to the grace period for in-flight requests. listening,
+// if set, receives the listener's address.
+func serve(ctx context.Context, cfg *contract.Config, f *serveFlags, log *slog.Logger, listening chan<- string) error {
+	if cfg.Model.Backend != contract.BackendCPU {
+		return fmt.Errorf("model.backend %s: this binary has the %s backend only", cfg.Model.Backend, contract.BackendCPU)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Server.Port)))
+	if err != nil {
+		return err
+	}
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+	front := &frontDoor{}
+	hs := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	srv, eng, closeModel, err := load(cfg, f, log)
+	if err != nil {
+		_ = hs.Close()
+		return err
+	}
+	defer closeModel()
+	front.set(srv.Handler())
+	srv.SetReady(true)
+	log.Info("ready", "model", cfg.Model.Name)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", f.grace.String())
+	srv.SetReady(false)
+	sctx, cancel := context.WithTimeout(context.Background(), f.grace)
+	defer cancel()
+	err = hs.Shutdown(sctx) // stops accepting; waits for in-flight requests
+	if cerr := eng.Close(sctx); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// frontDoor answers the probes (alive, not ready) until the API handler is set.
+type frontDoor struct {
+	h atomic.Pointer[http.Handler]
+}
+
+func (d *frontDoor) set(h http.Handler) { d.h.Store(&h) }
+
+func (d *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := d.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	switch r.URL.Path {
+	case contract.HealthPath:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"error":{"message":"the model is still loading","type":"server_error","param":null,"code":null}}`+"\n")
+	}
+}
+
+// load loads the checkpoint (logging bytes and rate), the tokenizer, warms the model up with
+// one forward pass and builds the engine and the server.
+func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server, *engine.Engine, func(), error) {
+	size := checkpointBytes(cfg.Model.Dir)
+	log.Info("loading model", "dir", cfg.Model.Dir, "bytes", size)
+	start := time.Now()
+	ck, err := weights.Open(cfg.Model.Dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if string(ck.Config.Family) != cfg.Model.Family {
+		_ = ck.Close()
+		return nil, nil, nil, fmt.Errorf("model.family is %s but the checkpoint in %s is %s", cfg.Model.Family, cfg.Model.Dir, ck.Config.Family)
+	}
+	m, err := families.Load(newBackend(f.threads), ck)
+	if err != nil {
+		_ = ck.Close()
+		return nil, nil, nil, err
+	}
+	secs := time.Since(start).Seconds()
+	log.Info("model loaded", "bytes", size, "seconds", secs, "bytes_per_second", float64(size)/max(secs, 1e-9))
+	tok, err := tokenizer.Load(cfg.Model.Dir)
+	if err != nil {
+		_ = ck.Close()
+		return nil, nil, nil, err
+	}
+	start = time.Now()
+	if _, err := m.Logits(context.Background(), [][]int{{0, 1, 2, 3, 4, 5, 6, ck.Config.MaskTokenID}}, nil, 7, 8); err != nil {
+		_ = ck.Close()
+		return nil, nil, nil, fmt.Errorf("warm-up forward pass: %w", err)
+	}
+	log.Info("warmed up", "seconds", time.Since(start).Seconds())
+	defaults, err := defaultParams(cfg, ck.Config.Family)
+	if err != nil {
+		_ = ck.Close()
+		return nil, nil, nil, err
+	}
+	eot := -1
+	if id, ok := tok.TokenID(families.EndOfTurn(ck.Config.Family)); ok {
+		eot = id
+	}
+	eng, err := engine.New(m, ck.Config, engine.Options{MaxBatchSize: cfg.Server.MaxBatchSize,
+		MaxQueue: cfg.Server.MaxQueue, Workers: 1, EoTID: eot})
+	if err != nil {
+		_ = ck.Close()
+		return nil, nil, nil, err
+	}
+	srv, err := server.New(server.Options{Model: cfg.Model.Name, Engine: eng, Tokenizer: tok, Config: ck.Config,
+		EoTID: eot, Defaults: defaults, MaxContext: maxContext(ck.Config), Logger: log})
+	if err != nil {
+		_ = ck.Close()
+		return nil, nil, nil, err
+	}
+	return srv, eng, func() { _ = ck.Close() }, nil
+}
+
+// maxContext is the checkpoint's context length, or the contract's longest response plus as
+// much prompt when the config does not say.
+func maxContext(c weights.Config) int {
+	if c.MaxSequenceLength > 0 {
+		return c.MaxSequenceLength
+	}
+	return 2 * contract.MaxGenLength
+}
+
+// defaultParams are the configuration's generation and cache settings as engine parameters.
+func defaultParams(cfg *contract.Config, family weights.Family) (engine.Params, error) {
+	g := cfg.Generation
+	p := engine.Params{Steps: g.Steps, GenLength: g.GenLength, BlockLength: g.BlockLength,
+		Temperature: float64(g.TemperatureMilli) / 1000, Threshold: float64(g.ParallelThresholdPermille) / 1000}
+	if family == weights.FamilyDream {
+		p.BlockLength, p.Eps = 0, 1e-3
+		p.Algorithm = map[string]sampler.Algorithm{
+			contract.RemaskingLowConfidence: sampler.MaskGITPlus, contract.RemaskingRandom: sampler.Origin,
+			contract.RemaskingMargin: sampler.TopKMargin, contract.RemaskingEntropy: sampler.Entropy,
+		}[g.Remasking]
+	} else {
+		switch g.Remasking {
+		case contract.RemaskingLowConfidence:
+			p.Remasking = sampler.LowConfidence
+		case contract.RemaskingRandom:
+			p.Remasking = sampler.Random
+		default:
+			return p, fmt.Errorf("generation.remasking %s: the LLaDA sampler supports %s and %s", g.Remasking,
+				contract.RemaskingLowConfidence, contract.RemaskingRandom)
+		}
+	}
+	if c := cfg.Cache; c.Enabled {
+		p.Cache = &featcache.Settings{PromptInterval: c.PromptRefreshInterval, ResponseInterval: c.ResponseRefreshInterval,
+			TransferRatio: float64(c.TransferPercent) / 100}
+	}
+	return p, nil
+}
+
+// checkpointBytes is the size of the checkpoint's safetensors files.
+func checkpointBytes(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(d.Name()) == ".safetensors" {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}

@@ -1,0 +1,154 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"dllm.dev/dllm-operator/runtime/contract"
+	"dllm.dev/dllm-operator/runtime/testmodel"
+)
+
+// serveConfig writes a test checkpoint and returns a valid runtime config for it on a free
+// port.
+func serveConfig(t *testing.T) *contract.Config {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 9, Layers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	return &contract.Config{
+		Model:  contract.ModelConfig{Name: "tiny", Family: contract.FamilyLLaDA, Dir: dir, DType: contract.DTypeBFloat16, Backend: contract.BackendCPU},
+		Server: contract.ServerConfig{Port: port, MaxBatchSize: 4, MaxQueue: 16},
+		Generation: contract.GenerationConfig{Steps: 8, GenLength: 8, BlockLength: 4,
+			Remasking: contract.RemaskingLowConfidence},
+		Cache: contract.CacheConfig{Enabled: true, PromptRefreshInterval: 4, ResponseRefreshInterval: 2, TransferPercent: 25},
+	}
+}
+
+// The serve path end to end: probes before and after loading, the API through the official
+// client, and a SIGTERM-style stop that lets an in-flight streamed request finish and then
+// refuses connections.
+func TestServeEndToEndAndGracefulShutdown(t *testing.T) {
+	cfg := serveConfig(t)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, &serveFlags{grace: 20 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)), addr)
+	}()
+	base := "http://" + strings.Replace(<-addr, "[::]", "127.0.0.1", 1)
+	get := func(path string) int {
+		r, err := http.Get(base + path)
+		if err != nil {
+			return 0
+		}
+		_ = r.Body.Close()
+		return r.StatusCode
+	}
+	if got := get(contract.HealthPath); got != http.StatusOK {
+		t.Fatalf("healthz = %d", got)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for get(contract.ReadyPath) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("never ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	client := openai.NewClient(option.WithBaseURL(base+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	c, err := client.Completions.New(context.Background(), openai.CompletionNewParams{Model: "tiny",
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("hello")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Choices) != 1 || c.Usage.CompletionTokens > 8 {
+		t.Errorf("completion %+v", c)
+	}
+
+	// A streamed request in flight when the stop comes still completes.
+	stream := client.Completions.NewStreaming(context.Background(), openai.CompletionNewParams{Model: "tiny",
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("drain me")}, MaxTokens: openai.Int(256)},
+		option.WithJSONSet("dllm", map[string]any{"steps": 256, "block_length": 256}))
+	if !stream.Next() {
+		t.Fatalf("no first chunk: %v", stream.Err())
+	}
+	stop()
+	finish := ""
+	for stream.Next() {
+		for _, ch := range stream.Current().Choices {
+			if ch.FinishReason != "" {
+				finish = string(ch.FinishReason)
+			}
+		}
+	}
+	if err := stream.Err(); err != nil || finish == "" {
+		t.Errorf("in-flight stream across shutdown: err %v, finish %q", err, finish)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return after the stop")
+	}
+	if got := get(contract.HealthPath); got != 0 {
+		t.Errorf("after shutdown the server still answers (%d)", got)
+	}
+}
+
+// A config whose file is invalid fails with the field named, before anything listens.
+func TestServeRejectsBadConfig(t *testing.T) {
+	cfg := serveConfig(t)
+	cfg.Generation.Remasking = contract.RemaskingMargin
+	_, err := defaultParams(cfg, "LLaDA")
+	if err == nil || !strings.Contains(err.Error(), "generation.remasking") {
+		t.Errorf("margin remasking on LLaDA: err = %v", err)
+	}
+	var stderr strings.Builder
+	path := t.TempDir() + "/config.json"
+	if err := writeFile(path, `{"model":{"name":""}}`); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"serve", "--config", path}, io.Discard, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "model.name") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -40,6 +40,7 @@ import (
 	"dllm.dev/dllm-operator/runtime/model/families"
 	"dllm.dev/dllm-operator/runtime/sampler"
 	"dllm.dev/dllm-operator/runtime/server"
+	"dllm.dev/dllm-operator/runtime/telemetry"
 	"dllm.dev/dllm-operator/runtime/tokenizer"
 	"dllm.dev/dllm-operator/runtime/weights"
 )
@@ -213,14 +214,17 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 	if id, ok := tok.TokenID(families.EndOfTurn(ck.Config.Family)); ok {
 		eot = id
 	}
-	eng, err := engine.New(m, ck.Config, engine.Options{MaxBatchSize: cfg.Server.MaxBatchSize,
-		MaxQueue: cfg.Server.MaxQueue, Workers: 1, EoTID: eot})
+	var eng *engine.Engine
+	metrics := telemetry.New(func() engine.Load { return eng.Load() })
+	metrics.SetCacheSettings(defaults.Cache)
+	eng, err = engine.New(m, ck.Config, engine.Options{MaxBatchSize: cfg.Server.MaxBatchSize,
+		MaxQueue: cfg.Server.MaxQueue, Workers: 1, EoTID: eot, Observer: metrics})
 	if err != nil {
 		_ = ck.Close()
 		return nil, nil, nil, err
 	}
 	srv, err := server.New(server.Options{Model: cfg.Model.Name, Engine: eng, Tokenizer: tok, Config: ck.Config,
-		EoTID: eot, Defaults: defaults, MaxContext: maxContext(ck.Config), Logger: log})
+		EoTID: eot, Defaults: defaults, MaxContext: maxContext(ck.Config), Logger: log, Metrics: metrics})
 	if err != nil {
 		_ = ck.Close()
 		return nil, nil, nil, err

@@ -29,6 +29,8 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"dllm.dev/dllm-operator/runtime/contract"
 	"dllm.dev/dllm-operator/runtime/testmodel"
@@ -100,6 +102,7 @@ func TestServeEndToEndAndGracefulShutdown(t *testing.T) {
 	if len(c.Choices) != 1 || c.Usage.CompletionTokens > 8 {
 		t.Errorf("completion %+v", c)
 	}
+	checkMetrics(t, base)
 
 	// A streamed request in flight when the stop comes still completes.
 	stream := client.Completions.NewStreaming(context.Background(), openai.CompletionNewParams{Model: "tiny",
@@ -152,3 +155,64 @@ func TestServeRejectsBadConfig(t *testing.T) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// checkMetrics scrapes the server after one cached request and checks the contract's metrics
+// with the Prometheus text parser.
+func checkMetrics(t *testing.T, base string) {
+	t.Helper()
+	r, err := http.Get(base + contract.MetricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Body.Close() }()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r.Body)
+	if err != nil {
+		t.Fatalf("parse metrics: %v", err)
+	}
+	value := func(name string, labels map[string]string) (float64, bool) {
+		f, ok := families[name]
+		if !ok {
+			return 0, false
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
+					continue metrics
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue(), true
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue(), true
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount()), true
+			}
+		}
+		return 0, false
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		min    float64
+	}{
+		{contract.MetricRequestDuration, nil, 1},
+		{contract.MetricQueueWait, nil, 1},
+		{contract.MetricForwardDuration, nil, 8},
+		{contract.MetricRequestSteps, nil, 1},
+		{contract.MetricFLOPsSpent, nil, 1},
+		{contract.MetricFLOPsSaved, nil, 1},
+		{contract.MetricCacheTokensReused, nil, 1},
+		{contract.MetricCacheRefreshes, map[string]string{"kind": "prompt"}, 1},
+		{contract.MetricCacheSettings, map[string]string{"prompt_interval": "4", "response_interval": "2", "transfer_percent": "25", "generation": "1"}, 1},
+		{contract.MetricQueueDepth, nil, 0},
+		{contract.MetricInFlight, nil, 0},
+	} {
+		v, ok := value(c.name, c.labels)
+		if !ok || v < c.min {
+			t.Errorf("metric %s%v = %v (present %v), want at least %v", c.name, c.labels, v, ok, c.min)
+		}
+	}
+}

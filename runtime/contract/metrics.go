@@ -22,6 +22,8 @@ package contract
 const (
 	// MetricRequestDuration is a histogram of end-to-end request latency in seconds.
 	MetricRequestDuration = "dllm_request_duration_seconds"
+	// MetricQueueWait is a histogram of the seconds a request waited for a batch slot.
+	MetricQueueWait = "dllm_queue_wait_seconds"
 	// MetricForwardDuration is a histogram of one forward pass's latency in seconds.
 	MetricForwardDuration = "dllm_forward_duration_seconds"
 	// MetricRequestSteps is a histogram of denoising steps per request.

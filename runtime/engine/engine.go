@@ -120,6 +120,27 @@ type Options struct {
 	Workers int
 	// EoTID is the chat end-of-turn token LLaDA's sampler treats specially, or −1.
 	EoTID int
+	// Observer, if set, is told about every denoising step and finished batch (metrics).
+	Observer Observer
+}
+
+// Observer receives the engine's measurements. Calls come from the engine's goroutines and
+// must return quickly.
+type Observer interface {
+	// Step reports one denoising step of a batch: its wall time and its forward passes.
+	Step(d time.Duration, forwards int)
+	// Batch reports a finished sampler run.
+	Batch(b BatchReport)
+}
+
+// BatchReport describes a finished sampler run.
+type BatchReport struct {
+	// Requests is the batch size; Failed reports a run that ended in an error.
+	Requests int
+	Failed   bool
+	// Cached reports a dLLM-Cache run; Stats counts its passes (all rows together).
+	Cached bool
+	Stats  model.Stats
 }
 
 // Load is the engine's occupancy.
@@ -356,6 +377,10 @@ func (e *Engine) run(batch []*job) {
 		defer stop()
 	}
 	res, stats, err := e.sample(ctx, batch)
+	if e.o.Observer != nil {
+		e.o.Observer.Batch(BatchReport{Requests: len(batch), Failed: err != nil,
+			Cached: batch[0].req.Params.Cache != nil, Stats: stats})
+	}
 	for b, j := range batch {
 		if err != nil {
 			j.result <- outcome{err: err}

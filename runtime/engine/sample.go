@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"dllm.dev/dllm-operator/runtime/model"
 	"dllm.dev/dllm-operator/runtime/sampler"
@@ -53,7 +54,13 @@ func (e *Engine) sample(ctx context.Context, batch []*job) (*sampler.Result, mod
 		defer session.Close()
 		d = session
 	}
+	last, forwards := time.Now(), 0
 	onStep := func(st sampler.Step) error {
+		if e.o.Observer != nil {
+			now := time.Now()
+			e.o.Observer.Step(now.Sub(last), st.Forwards-forwards)
+			last, forwards = now, st.Forwards
+		}
 		for b, j := range batch {
 			if j.req.OnUpdate != nil && j.ctx.Err() == nil {
 				j.req.OnUpdate(Update{Step: st.Index, Response: slices.Clone(st.Canvas[b][st.PromptLen:])})

@@ -98,6 +98,9 @@ type Stats struct {
 	// RecomputedRows and ReusedRows count token-layer pairs whose features were recomputed or
 	// taken from the cache.
 	RecomputedRows, ReusedRows int64
+	// PromptRefreshes and ResponseRefreshes count the passes that refreshed the prompt's or
+	// the response's features in every layer.
+	PromptRefreshes, ResponseRefreshes int
 }
 
 // add adds o's counts to st.
@@ -108,6 +111,8 @@ func (st *Stats) add(o Stats) {
 	st.ReferenceFLOPs += o.ReferenceFLOPs
 	st.RecomputedRows += o.RecomputedRows
 	st.ReusedRows += o.ReusedRows
+	st.PromptRefreshes += o.PromptRefreshes
+	st.ResponseRefreshes += o.ResponseRefreshes
 }
 
 // NewSession allocates the feature storage of a request over seqs sequences of seqLen
@@ -271,6 +276,12 @@ func (s *Session) Logits(ctx context.Context, canvas [][]int, pad []int, from, t
 func (s *Session) forward(ctx context.Context, canvas [][]int, from, to int) ([]float32, error) {
 	ref := s.sched.Next(s.blockStart)
 	s.blockStart = false
+	if ref.Prompt {
+		s.stats.PromptRefreshes++
+	}
+	if ref.Response {
+		s.stats.ResponseRefreshes++
+	}
 	m, act := s.m, s.act
 	if err := s.embed(canvas, !ref.Prompt && s.warm); err != nil {
 		return nil, err

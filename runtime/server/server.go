@@ -35,6 +35,7 @@ import (
 	"dllm.dev/dllm-operator/runtime/engine"
 	"dllm.dev/dllm-operator/runtime/featcache"
 	"dllm.dev/dllm-operator/runtime/sampler"
+	"dllm.dev/dllm-operator/runtime/telemetry"
 	"dllm.dev/dllm-operator/runtime/tokenizer"
 	"dllm.dev/dllm-operator/runtime/weights"
 )
@@ -64,6 +65,8 @@ type Options struct {
 	MaxContext int
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
+	// Metrics, if set, records every request and is served on contract.MetricsPath.
+	Metrics *telemetry.Metrics
 }
 
 // Server is the HTTP front end. Create it with New; it reports ready once SetReady(true).
@@ -118,6 +121,9 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeJSON(w, s.modelEntry())
 	})
+	if s.o.Metrics != nil {
+		mux.Handle("GET "+contract.MetricsPath, s.o.Metrics.Handler())
+	}
 	mux.HandleFunc("POST "+contract.APIPath+"/completions", s.completions)
 	mux.HandleFunc("POST "+contract.APIPath+"/chat/completions", s.chat)
 	return mux
@@ -379,6 +385,9 @@ func (s *Server) generate(ctx context.Context, j *job, onDelta func(i int, text 
 				return
 			}
 			text, finish, n := s.finish(res.Generated, j.stops)
+			if s.o.Metrics != nil {
+				s.o.Metrics.Request(res.Duration, res.QueueWait, res.Steps, n)
+			}
 			if onDelta != nil {
 				if d := st.rest(text); d != "" {
 					mu.Lock()

@@ -47,9 +47,10 @@ import (
 
 // serveFlags are the serve subcommand's flags.
 type serveFlags struct {
-	config  string
-	threads int
-	grace   time.Duration
+	config     string
+	threads    int
+	grace      time.Duration
+	adminToken string
 }
 
 // runServe runs the serve subcommand until SIGTERM or SIGINT, then drains.
@@ -60,6 +61,8 @@ func runServe(args []string, _, stderr io.Writer) int {
 	flags.StringVar(&f.config, "config", contract.ConfigPath, "Runtime configuration file (JSON, runtime/contract's schema).")
 	flags.IntVar(&f.threads, "threads", 0, "CPU threads; 0 means every core.")
 	flags.DurationVar(&f.grace, "grace", 30*time.Second, "How long a shutdown waits for in-flight requests.")
+	flags.StringVar(&f.adminToken, "admin-token-file", contract.AdminTokenPath,
+		"Bearer token of the admin endpoints (live cache settings); without the file they are disabled.")
 	flags.Usage = func() {
 		say(flags.Output(), "Usage: dllm-runtime serve --config FILE [flags]\n\nFlags:\n")
 		flags.PrintDefaults()
@@ -223,8 +226,14 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 		_ = ck.Close()
 		return nil, nil, nil, err
 	}
+	adminToken := f.adminToken
+	if _, err := os.Stat(adminToken); adminToken != "" && err != nil {
+		log.Info("admin endpoints disabled", "token_file", adminToken, "reason", err.Error())
+		adminToken = ""
+	}
 	srv, err := server.New(server.Options{Model: cfg.Model.Name, Engine: eng, Tokenizer: tok, Config: ck.Config,
-		EoTID: eot, Defaults: defaults, MaxContext: maxContext(ck.Config), Logger: log, Metrics: metrics})
+		EoTID: eot, Defaults: defaults, MaxContext: maxContext(ck.Config), Logger: log, Metrics: metrics,
+		AdminTokenFile: adminToken})
 	if err != nil {
 		_ = ck.Close()
 		return nil, nil, nil, err

@@ -42,6 +42,10 @@ const (
 	// AdminCachePath accepts live cache-setting updates (bearer-token authenticated).
 	AdminCachePath = "/admin/v1/cache"
 
+	// AdminTokenPath is where the bearer token of the admin endpoints is mounted (from a
+	// Secret the operator creates); without the file the admin endpoints are disabled.
+	AdminTokenPath = "/etc/dllm-admin/token"
+
 	// ConfigDir is where the runtime configuration is mounted in the container.
 	ConfigDir = "/etc/dllm"
 	// ConfigFileName is the configuration file's name inside ConfigDir and the ConfigMap key.

@@ -67,6 +67,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics, if set, records every request and is served on contract.MetricsPath.
 	Metrics *telemetry.Metrics
+	// AdminTokenFile holds the bearer token of the admin endpoints, read at every admin
+	// request (so a rotated Secret takes effect); "" disables them.
+	AdminTokenFile string
 }
 
 // Server is the HTTP front end. Create it with New; it reports ready once SetReady(true).
@@ -74,6 +77,10 @@ type Server struct {
 	o     Options
 	ready atomic.Bool
 	log   *slog.Logger
+
+	mu         sync.Mutex
+	cache      *featcache.Settings // active cache settings of new requests (nil: off)
+	generation int                 // counts cache-setting changes from 1
 }
 
 // New returns a server for o.
@@ -92,7 +99,21 @@ func New(o Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{o: o, log: log}, nil
+	s := &Server{o: o, log: log, cache: o.Defaults.Cache, generation: 1}
+	if o.Metrics != nil {
+		s.generation = o.Metrics.SetCacheSettings(o.Defaults.Cache)
+	}
+	return s, nil
+}
+
+// defaults returns the sampler settings of a request that sets none, with the active cache
+// settings.
+func (s *Server) defaults() engine.Params {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.o.Defaults
+	p.Cache = s.cache
+	return p
 }
 
 // SetReady marks the server ready (weights loaded, warm-up done) or not.
@@ -124,6 +145,8 @@ func (s *Server) Handler() http.Handler {
 	if s.o.Metrics != nil {
 		mux.Handle("GET "+contract.MetricsPath, s.o.Metrics.Handler())
 	}
+	mux.HandleFunc("GET "+contract.AdminCachePath, s.admin(s.getCache))
+	mux.HandleFunc("PUT "+contract.AdminCachePath, s.admin(s.putCache))
 	mux.HandleFunc("POST "+contract.APIPath+"/completions", s.completions)
 	mux.HandleFunc("POST "+contract.APIPath+"/chat/completions", s.chat)
 	return mux
@@ -183,7 +206,7 @@ func (s *Server) prepare(c common, prompt []int) (*job, *apiError) {
 	if c.model != s.o.Model {
 		return nil, unknownModel(c.model)
 	}
-	p := s.o.Defaults
+	p := s.defaults()
 	p.Seed = 0
 	n := 1
 	if c.n != nil {

@@ -18,9 +18,13 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -30,10 +34,12 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"dllm.dev/dllm-operator/runtime/backend/cpu"
+	"dllm.dev/dllm-operator/runtime/contract"
 	"dllm.dev/dllm-operator/runtime/engine"
 	"dllm.dev/dllm-operator/runtime/model/families"
 	"dllm.dev/dllm-operator/runtime/sampler"
 	"dllm.dev/dllm-operator/runtime/server"
+	"dllm.dev/dllm-operator/runtime/telemetry"
 	"dllm.dev/dllm-operator/runtime/testmodel"
 	"dllm.dev/dllm-operator/runtime/tokenizer"
 	"dllm.dev/dllm-operator/runtime/weights"
@@ -50,7 +56,7 @@ type fixture struct {
 
 // newFixture serves a seeded LLaDA-shaped test checkpoint through the real engine and server
 // on loopback; queue and batch sizes come from o.
-func newFixture(t *testing.T, o engine.Options) *fixture {
+func newFixture(t *testing.T, o engine.Options, mods ...func(*server.Options)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	if err := testmodel.Write(dir, testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 5, Layers: 2}); err != nil {
@@ -74,13 +80,20 @@ func newFixture(t *testing.T, o engine.Options) *fixture {
 		eot = id
 	}
 	o.EoTID = eot
-	eng, err := engine.New(m, ck.Config, o)
+	var eng *engine.Engine
+	metrics := telemetry.New(func() engine.Load { return eng.Load() })
+	o.Observer = metrics
+	eng, err = engine.New(m, ck.Config, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Options{Model: modelName, Engine: eng, Tokenizer: tok, Config: ck.Config, EoTID: eot,
+	so := server.Options{Model: modelName, Engine: eng, Tokenizer: tok, Config: ck.Config, EoTID: eot,
 		Defaults:   engine.Params{Steps: 8, GenLength: 8, BlockLength: 4, Remasking: sampler.LowConfidence},
-		MaxContext: 2048})
+		MaxContext: 2048, Metrics: metrics}
+	for _, mod := range mods {
+		mod(&so)
+	}
+	srv, err := server.New(so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,5 +328,81 @@ func TestQueueFullAndCancel(t *testing.T) {
 			t.Fatalf("the cancelled request still occupies the engine: %+v", f.eng.Load())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The admin API changes the cache settings of later requests, behind a bearer token, and the
+// change shows in /metrics with the next generation.
+func TestAdminCache(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, engine.Options{MaxBatchSize: 1, MaxQueue: 4, Workers: 1}, func(o *server.Options) { o.AdminTokenFile = tokenFile })
+	call := func(method, token, body string) (int, map[string]any) {
+		req, err := http.NewRequest(method, f.url+contract.AdminCachePath, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	if code, _ := call(http.MethodGet, "", ""); code != 401 {
+		t.Errorf("no token: %d", code)
+	}
+	if code, _ := call(http.MethodGet, "wrong", ""); code != 401 {
+		t.Errorf("wrong token: %d", code)
+	}
+	if code, st := call(http.MethodGet, "s3cret", ""); code != 200 || st["enabled"] != false || st["generation"] != 1.0 {
+		t.Errorf("GET: %d %v", code, st)
+	}
+	for body, param := range map[string]string{
+		`{"enabled":true,"promptRefreshInterval":5,"responseRefreshInterval":3,"transferPercent":150}`: "transferPercent",
+		`{"enabled":true,"promptRefreshInterval":0,"responseRefreshInterval":3}`:                       "promptRefreshInterval",
+		`{"enabled":true,"kp":3}`: "body",
+	} {
+		code, out := call(http.MethodPut, "s3cret", body)
+		e, _ := out["error"].(map[string]any)
+		if code != 400 || e["param"] != param {
+			t.Errorf("PUT %s: %d %v, want 400 naming %s", body, code, out, param)
+		}
+	}
+	code, st := call(http.MethodPut, "s3cret", `{"enabled":true,"promptRefreshInterval":5,"responseRefreshInterval":3,"transferPercent":25}`)
+	if code != 200 || st["generation"] != 2.0 || st["promptRefreshInterval"] != 5.0 {
+		t.Fatalf("PUT: %d %v", code, st)
+	}
+	if _, err := f.client.Completions.New(context.Background(), openai.CompletionNewParams{Model: modelName,
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("after the change")}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(f.url + contract.MetricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, want := range []string{
+		`dllm_cache_settings_info{enabled="true",generation="2",prompt_interval="5",response_interval="3",transfer_percent="25"} 1`,
+		`dllm_cache_refreshes_total{kind="prompt"} 2`, // 8 passes, K_p 5: passes 1 and 6
+	} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	off := newFixture(t, engine.Options{MaxBatchSize: 1, MaxQueue: 1, Workers: 1})
+	req, _ := http.NewRequest(http.MethodGet, off.url+contract.AdminCachePath, nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("admin without a token file: %v %v", resp.StatusCode, err)
 	}
 }

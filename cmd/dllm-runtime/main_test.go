@@ -68,7 +68,8 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{name: "no command", args: nil, wantCode: exitUsage, wantStderr: "Usage: dllm-runtime <command>"},
 		{name: "help", args: []string{"--help"}, wantCode: exitOK, wantStdout: "testmodel"},
-		{name: "unknown command", args: []string{"serve"}, wantCode: exitUsage, wantStderr: `unknown command "serve"`},
+		{name: "unknown command", args: []string{"train"}, wantCode: exitUsage, wantStderr: `unknown command "train"`},
+		{name: "serve without a config", args: []string{"serve", "--config", filepath.Join(dir, "missing.json")}, wantCode: exitUsage, wantStderr: "invalid configuration"},
 		{name: "unknown flag", args: []string{"testmodel", "--bogus"}, wantCode: exitUsage, wantStderr: "flag provided but not defined: -bogus"},
 		{name: "bad flag value", args: []string{"testmodel", "--layers", "two"}, wantCode: exitUsage, wantStderr: `invalid value "two"`},
 		{name: "missing family", args: []string{"testmodel", "--out", dir}, wantCode: exitUsage, wantStderr: "--family is required"},

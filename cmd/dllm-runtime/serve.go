@@ -219,7 +219,6 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 	}
 	var eng *engine.Engine
 	metrics := telemetry.New(func() engine.Load { return eng.Load() })
-	metrics.SetCacheSettings(defaults.Cache)
 	eng, err = engine.New(m, ck.Config, engine.Options{MaxBatchSize: cfg.Server.MaxBatchSize,
 		MaxQueue: cfg.Server.MaxQueue, Workers: 1, EoTID: eot, Observer: metrics})
 	if err != nil {

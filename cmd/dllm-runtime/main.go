@@ -57,6 +57,7 @@ const usage = `Usage: dllm-runtime <command> [flags]
 Commands:
   bench       time the exact and the dLLM-Cache path back to back on a checkpoint
   generate    denoise a response to a prompt with a checkpoint, on the CPU
+  loadgen     drive a server with concurrent clients and print throughput and latency
   serve       serve the OpenAI-compatible API for the model a runtime config names
   testmodel   write a tiny checkpoint with seeded random weights, in the Hugging Face layout
 
@@ -82,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBench(args[1:], stdout, stderr)
 	case contract.ServeCommand:
 		return runServe(args[1:], stdout, stderr)
+	case "loadgen":
+		return runLoadgen(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		say(stdout, "%s", usage)
 		return exitOK

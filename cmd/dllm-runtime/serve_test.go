@@ -216,3 +216,43 @@ func checkMetrics(t *testing.T, base string) {
 		}
 	}
 }
+
+// Overload: more closed-loop clients than the queue holds get 429s while the server keeps
+// serving the admitted ones, with no other errors.
+func TestLoadgenOverload(t *testing.T) {
+	cfg := serveConfig(t)
+	cfg.Server.MaxBatchSize, cfg.Server.MaxQueue = 1, 2
+	ctx, stop := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, &serveFlags{grace: 20 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)), addr)
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	base := "http://" + strings.Replace(<-addr, "[::]", "127.0.0.1", 1)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if r, err := http.Get(base + contract.ReadyPath); err == nil {
+			_ = r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res := loadgen(context.Background(), &loadgenFlags{url: base, model: "tiny", prompt: "load", clients: 8,
+		duration: 1500 * time.Millisecond, maxTokens: 8}, http.DefaultClient)
+	if res.Succeeded == 0 || res.Refused == 0 || res.Errors != 0 {
+		t.Errorf("overload: %+v, want successes, 429s and no errors", res)
+	}
+	if res.LatencyP50 <= 0 || res.LatencyP99 < res.LatencyP50 || res.RequestsPerSec <= 0 {
+		t.Errorf("figures: %+v", res)
+	}
+}

@@ -51,6 +51,8 @@ type serveFlags struct {
 	threads    int
 	grace      time.Duration
 	adminToken string
+	// watch is how often the config file is checked for new cache settings (0: never).
+	watch time.Duration
 }
 
 // runServe runs the serve subcommand until SIGTERM or SIGINT, then drains.
@@ -63,6 +65,8 @@ func runServe(args []string, _, stderr io.Writer) int {
 	flags.DurationVar(&f.grace, "grace", 30*time.Second, "How long a shutdown waits for in-flight requests.")
 	flags.StringVar(&f.adminToken, "admin-token-file", contract.AdminTokenPath,
 		"Bearer token of the admin endpoints (live cache settings); without the file they are disabled.")
+	flags.DurationVar(&f.watch, "watch-config", 5*time.Second,
+		"How often to reread the config file; changed cache settings apply to new requests (0: never).")
 	flags.Usage = func() {
 		say(flags.Output(), "Usage: dllm-runtime serve --config FILE [flags]\n\nFlags:\n")
 		flags.PrintDefaults()
@@ -132,6 +136,9 @@ func serve(ctx context.Context, cfg *contract.Config, f *serveFlags, log *slog.L
 	front.set(srv.Handler())
 	srv.SetReady(true)
 	log.Info("ready", "model", cfg.Model.Name)
+	if f.config != "" && f.watch > 0 {
+		go watchConfig(ctx, f.config, f.watch, *cfg, srv, log)
+	}
 
 	select {
 	case err := <-served:
@@ -151,6 +158,50 @@ func serve(ctx context.Context, cfg *contract.Config, f *serveFlags, log *slog.L
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// watchConfig rereads the config file every interval until ctx ends. A changed cache section
+// applies to new requests (the operator leaves it out of the Pod template hash for that); other
+// changes need a restart, which the operator's rollout does, so they are only logged. An
+// invalid file is logged and ignored.
+func watchConfig(ctx context.Context, path string, every time.Duration, running contract.Config, srv *server.Server, log *slog.Logger) {
+	active := running.Cache
+	rest := running
+	rest.Cache = contract.CacheConfig{}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cfg, err := readConfig(path)
+		if err != nil {
+			log.Warn("config file unreadable; keeping the running settings", "file", path, "err", err)
+			continue
+		}
+		other := *cfg
+		other.Cache = contract.CacheConfig{}
+		if other != rest {
+			log.Warn("config changes other than the cache settings need a restart", "file", path)
+			rest = other
+		}
+		if cfg.Cache == active {
+			continue
+		}
+		active = cfg.Cache
+		srv.SetCacheSettings(cacheSettingsOf(cfg.Cache), "config file")
+	}
+}
+
+// cacheSettingsOf converts the contract's cache fields (validated) to settings; nil when off.
+func cacheSettingsOf(c contract.CacheConfig) *featcache.Settings {
+	if !c.Enabled {
+		return nil
+	}
+	return &featcache.Settings{PromptInterval: c.PromptRefreshInterval, ResponseInterval: c.ResponseRefreshInterval,
+		TransferRatio: float64(c.TransferPercent) / 100}
 }
 
 // frontDoor answers the probes (alive, not ready) until the API handler is set.
@@ -271,10 +322,7 @@ func defaultParams(cfg *contract.Config, family weights.Family) (engine.Params, 
 				contract.RemaskingLowConfidence, contract.RemaskingRandom)
 		}
 	}
-	if c := cfg.Cache; c.Enabled {
-		p.Cache = &featcache.Settings{PromptInterval: c.PromptRefreshInterval, ResponseInterval: c.ResponseRefreshInterval,
-			TransferRatio: float64(c.TransferPercent) / 100}
-	}
+	p.Cache = cacheSettingsOf(cfg.Cache)
 	return p, nil
 }
 

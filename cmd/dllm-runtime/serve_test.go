@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -255,4 +256,62 @@ func TestLoadgenOverload(t *testing.T) {
 	if res.LatencyP50 <= 0 || res.LatencyP99 < res.LatencyP50 || res.RequestsPerSec <= 0 {
 		t.Errorf("figures: %+v", res)
 	}
+}
+
+// A changed cache section of the config file applies live, with the next generation; an
+// invalid file changes nothing.
+func TestServeReloadsCacheSettings(t *testing.T) {
+	cfg := serveConfig(t)
+	path := filepath.Join(t.TempDir(), "config.json")
+	write := func(c *contract.Config) {
+		data, err := c.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(cfg)
+	ctx, stop := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, &serveFlags{config: path, watch: 20 * time.Millisecond, grace: 10 * time.Second},
+			slog.New(slog.NewTextHandler(io.Discard, nil)), addr)
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	base := "http://" + strings.Replace(<-addr, "[::]", "127.0.0.1", 1)
+	waitFor := func(what string, ok func(string) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if r, err := http.Get(base + contract.MetricsPath); err == nil {
+				body, _ := io.ReadAll(r.Body)
+				_ = r.Body.Close()
+				if r.StatusCode == http.StatusOK && ok(string(body)) {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("never saw %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("generation 1", func(m string) bool { return strings.Contains(m, `generation="1"`) })
+	next := *cfg
+	next.Cache = contract.CacheConfig{Enabled: true, PromptRefreshInterval: 9, ResponseRefreshInterval: 3, TransferPercent: 50}
+	write(&next)
+	want := `dllm_cache_settings_info{enabled="true",generation="2",prompt_interval="9",response_interval="3",transfer_percent="50"} 1`
+	waitFor("the reloaded settings", func(m string) bool { return strings.Contains(m, want) })
+	if err := os.WriteFile(path, []byte("{broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	waitFor("the settings kept", func(m string) bool { return strings.Contains(m, want) })
 }

@@ -84,18 +84,25 @@ func (s *Server) putCache(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
+	gen := s.SetCacheSettings(set, "admin API")
+	writeJSON(w, cacheState{CacheConfig: cacheConfig(set), Generation: gen})
+}
+
+// SetCacheSettings makes set (nil: the cache off) the cache settings of requests admitted from
+// now on and returns their generation; source names who changed them, for the log.
+func (s *Server) SetCacheSettings(set *featcache.Settings, source string) int {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.cache = set
 	if s.o.Metrics != nil {
 		s.generation = s.o.Metrics.SetCacheSettings(set)
 	} else {
 		s.generation++
 	}
-	st := cacheState{CacheConfig: cacheConfig(set), Generation: s.generation}
-	s.mu.Unlock()
-	s.log.Info("cache settings changed", "enabled", st.Enabled, "prompt_interval", st.PromptRefreshInterval,
-		"response_interval", st.ResponseRefreshInterval, "transfer_percent", st.TransferPercent, "generation", st.Generation)
-	writeJSON(w, st)
+	c := cacheConfig(set)
+	s.log.Info("cache settings changed", "source", source, "enabled", c.Enabled, "prompt_interval", c.PromptRefreshInterval,
+		"response_interval", c.ResponseRefreshInterval, "transfer_percent", c.TransferPercent, "generation", s.generation)
+	return s.generation
 }
 
 // cacheSettings validates the contract's cache fields against the contract's bounds.

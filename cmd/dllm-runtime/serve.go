@@ -283,7 +283,7 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 	}
 	srv, err := server.New(server.Options{Model: cfg.Model.Name, Engine: eng, Tokenizer: tok, Config: ck.Config,
 		EoTID: eot, Defaults: defaults, MaxContext: maxContext(ck.Config), Logger: log, Metrics: metrics,
-		AdminTokenFile: adminToken})
+		AdminTokenFile: adminToken, ShadowPercent: cfg.Cache.ShadowPercent})
 	if err != nil {
 		_ = ck.Close()
 		return nil, nil, nil, err

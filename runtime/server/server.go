@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -70,6 +71,9 @@ type Options struct {
 	// AdminTokenFile holds the bearer token of the admin endpoints, read at every admin
 	// request (so a rotated Secret takes effect); "" disables them.
 	AdminTokenFile string
+	// ShadowPercent is the percent of cached requests also computed without the cache, when
+	// the engine has nothing queued, to measure the cache's token agreement (Metrics).
+	ShadowPercent int
 }
 
 // Server is the HTTP front end. Create it with New; it reports ready once SetReady(true).
@@ -107,13 +111,37 @@ func New(o Options) (*Server, error) {
 }
 
 // defaults returns the sampler settings of a request that sets none, with the active cache
-// settings.
-func (s *Server) defaults() engine.Params {
+// settings and their generation.
+func (s *Server) defaults() (engine.Params, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.o.Defaults
 	p.Cache = s.cache
-	return p
+	return p, s.generation
+}
+
+// shadow computes a cached request again without the cache, at low priority (only when the
+// engine has nothing queued, and never counted against clients), and records how many response
+// tokens agree with what was served.
+func (s *Server) shadow(prompt []int, p engine.Params, served []int, generation int) {
+	if s.o.Engine.Load().Queued > 0 {
+		return
+	}
+	p.Cache = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	res, err := s.o.Engine.Generate(ctx, engine.Request{Prompt: prompt, Params: p})
+	if err != nil {
+		s.log.Debug("shadow request not run", "err", err)
+		return
+	}
+	agreed := 0
+	for i, id := range res.Generated {
+		if i < len(served) && served[i] == id {
+			agreed++
+		}
+	}
+	s.o.Metrics.Shadow(generation, len(res.Generated), agreed)
 }
 
 // SetReady marks the server ready (weights loaded, warm-up done) or not.
@@ -192,10 +220,11 @@ type common struct {
 
 // job is a validated request: the prompt's ids, n engine requests' settings and stops.
 type job struct {
-	prompt []int
-	params engine.Params
-	n      int
-	stops  []string
+	prompt     []int
+	params     engine.Params
+	n          int
+	stops      []string
+	generation int // of the cache settings params carries
 }
 
 // prepare validates the shared fields and builds the engine settings for prompt.
@@ -206,7 +235,7 @@ func (s *Server) prepare(c common, prompt []int) (*job, *apiError) {
 	if c.model != s.o.Model {
 		return nil, unknownModel(c.model)
 	}
-	p := s.defaults()
+	p, generation := s.defaults()
 	p.Seed = 0
 	n := 1
 	if c.n != nil {
@@ -220,6 +249,9 @@ func (s *Server) prepare(c common, prompt []int) (*job, *apiError) {
 	}
 	if err := s.applyExtension(&p, c.ext); err != nil {
 		return nil, err
+	}
+	if c.ext != nil && c.ext.Cache != nil {
+		generation = 0 // the request's own cache settings: no generation, no shadow checks
 	}
 	if c.maxTokens != nil {
 		if *c.maxTokens < 1 || *c.maxTokens > contract.MaxGenLength {
@@ -236,7 +268,7 @@ func (s *Server) prepare(c common, prompt []int) (*job, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	return &job{prompt: prompt, params: p, n: n, stops: stops}, nil
+	return &job{prompt: prompt, params: p, n: n, stops: stops, generation: generation}, nil
 }
 
 // applySampling applies temperature, top_p and seed.
@@ -391,6 +423,7 @@ func (s *Server) generate(ctx context.Context, j *job, onDelta func(i int, text 
 		wg.Go(func() {
 			p := j.params
 			p.Seed += uint64(i)
+			gen := j.generation
 			st := &streamer{s: s, stops: j.stops}
 			req := engine.Request{Prompt: j.prompt, Params: p}
 			if onDelta != nil {
@@ -406,6 +439,9 @@ func (s *Server) generate(ctx context.Context, j *job, onDelta func(i int, text 
 			if err != nil {
 				errs[i] = err
 				return
+			}
+			if p.Cache != nil && gen > 0 && s.o.Metrics != nil && s.o.ShadowPercent > 0 && mrand.IntN(100) < s.o.ShadowPercent {
+				go s.shadow(j.prompt, p, res.Generated, gen)
 			}
 			text, finish, n := s.finish(res.Generated, j.stops)
 			if s.o.Metrics != nil {

@@ -36,6 +36,7 @@ import (
 	"dllm.dev/dllm-operator/runtime/backend/cpu"
 	"dllm.dev/dllm-operator/runtime/contract"
 	"dllm.dev/dllm-operator/runtime/engine"
+	"dllm.dev/dllm-operator/runtime/featcache"
 	"dllm.dev/dllm-operator/runtime/model/families"
 	"dllm.dev/dllm-operator/runtime/sampler"
 	"dllm.dev/dllm-operator/runtime/server"
@@ -404,5 +405,37 @@ func TestAdminCache(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer s3cret")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
 		t.Errorf("admin without a token file: %v %v", resp.StatusCode, err)
+	}
+}
+
+// With shadow checks on, a cached request is also computed without the cache and its token
+// agreement recorded under the settings' generation.
+func TestShadowAgreement(t *testing.T) {
+	f := newFixture(t, engine.Options{MaxBatchSize: 1, MaxQueue: 4, Workers: 1}, func(o *server.Options) {
+		o.Defaults.Cache = &featcache.Settings{PromptInterval: 4, ResponseInterval: 2, TransferRatio: 0.25}
+		o.ShadowPercent = 100
+	})
+	if _, err := f.client.Completions.New(context.Background(), openai.CompletionNewParams{Model: modelName,
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("shadow me")}}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := http.Get(f.url + contract.MetricsPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if strings.Contains(string(text), `dllm_shadow_requests_total{generation="1"} 1`) {
+			if !strings.Contains(string(text), `dllm_shadow_tokens_compared_total{generation="1"} 8`) ||
+				!strings.Contains(string(text), `dllm_shadow_tokens_agreed_total{generation="1"}`) {
+				t.Errorf("shadow counts missing:\n%s", text)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no shadow comparison recorded")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

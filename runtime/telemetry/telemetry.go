@@ -49,6 +49,9 @@ type Metrics struct {
 	flopsSpent      prometheus.Counter
 	flopsSaved      prometheus.Counter
 	settings        *prometheus.GaugeVec
+	shadowRequests  *prometheus.CounterVec
+	shadowCompared  *prometheus.CounterVec
+	shadowAgreed    *prometheus.CounterVec
 
 	mu         sync.Mutex
 	generation int
@@ -89,6 +92,14 @@ func New(load func() engine.Load) *Metrics {
 			Help: "1 for the active cache settings and their generation."},
 			[]string{"enabled", "prompt_interval", "response_interval", "transfer_percent", "generation"}),
 	}
+	gen := []string{"generation"}
+	m.shadowRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.MetricShadowRequests,
+		Help: "Cached requests also computed without the cache, by cache-settings generation."}, gen)
+	m.shadowCompared = prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.MetricShadowTokensCompared,
+		Help: "Response tokens compared between cached and uncached results, by generation."}, gen)
+	m.shadowAgreed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.MetricShadowTokensAgreed,
+		Help: "Compared response tokens that were equal, by generation."}, gen)
+	reg.MustRegister(m.shadowRequests, m.shadowCompared, m.shadowAgreed)
 	reg.MustRegister(m.requestDuration, m.queueWait, m.forwardDuration, m.requestSteps, m.generatedTokens,
 		m.refreshes, m.recomputed, m.reused, m.flopsSpent, m.flopsSaved, m.settings,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: contract.MetricQueueDepth, Help: "Requests waiting for a batch slot."},
@@ -154,4 +165,13 @@ func (m *Metrics) SetCacheSettings(s *featcache.Settings) int {
 	}
 	m.settings.With(labels).Set(1)
 	return m.generation
+}
+
+// Shadow records one shadow comparison of a request served with the settings of generation:
+// compared response tokens, of which agreed were equal.
+func (m *Metrics) Shadow(generation, compared, agreed int) {
+	g := strconv.Itoa(generation)
+	m.shadowRequests.WithLabelValues(g).Inc()
+	m.shadowCompared.WithLabelValues(g).Add(float64(compared))
+	m.shadowAgreed.WithLabelValues(g).Add(float64(agreed))
 }

@@ -34,6 +34,9 @@ import (
 	"dllm.dev/dllm-operator/runtime/featcache"
 )
 
+// labelGeneration is the label of the cache-settings generation.
+const labelGeneration = "generation"
+
 // Metrics records the runtime's measurements. It implements engine.Observer.
 type Metrics struct {
 	reg *prometheus.Registry
@@ -90,9 +93,9 @@ func New(load func() engine.Load) *Metrics {
 			Help: "Floating-point operations the feature cache avoided against the exact path."}),
 		settings: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: contract.MetricCacheSettings,
 			Help: "1 for the active cache settings and their generation."},
-			[]string{"enabled", "prompt_interval", "response_interval", "transfer_percent", "generation"}),
+			[]string{"enabled", "prompt_interval", "response_interval", "transfer_percent", labelGeneration}),
 	}
-	gen := []string{"generation"}
+	gen := []string{labelGeneration}
 	m.shadowRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.MetricShadowRequests,
 		Help: "Cached requests also computed without the cache, by cache-settings generation."}, gen)
 	m.shadowCompared = prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.MetricShadowTokensCompared,
@@ -156,7 +159,7 @@ func (m *Metrics) SetCacheSettings(s *featcache.Settings) int {
 	m.generation++
 	m.settings.Reset()
 	labels := prometheus.Labels{"enabled": "false", "prompt_interval": "0", "response_interval": "0",
-		"transfer_percent": "0", "generation": strconv.Itoa(m.generation)}
+		"transfer_percent": "0", labelGeneration: strconv.Itoa(m.generation)}
 	if s != nil {
 		labels["enabled"] = "true"
 		labels["prompt_interval"] = strconv.Itoa(s.PromptInterval)

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,32 +69,7 @@ func TestServeEndToEndAndGracefulShutdown(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, &serveFlags{grace: 20 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)), addr)
-	}()
-	base := "http://" + strings.Replace(<-addr, "[::]", "127.0.0.1", 1)
-	get := func(path string) int {
-		r, err := http.Get(base + path)
-		if err != nil {
-			return 0
-		}
-		_ = r.Body.Close()
-		return r.StatusCode
-	}
-	if got := get(contract.HealthPath); got != http.StatusOK {
-		t.Fatalf("healthz = %d", got)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for get(contract.ReadyPath) != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("never ready")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	base, stop := startServe(t, cfg, &serveFlags{grace: 20 * time.Second})
 	client := openai.NewClient(option.WithBaseURL(base+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
 	c, err := client.Completions.New(context.Background(), openai.CompletionNewParams{Model: "tiny",
 		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("hello")}})
@@ -112,7 +88,8 @@ func TestServeEndToEndAndGracefulShutdown(t *testing.T) {
 	if !stream.Next() {
 		t.Fatalf("no first chunk: %v", stream.Err())
 	}
-	stop()
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
 	finish := ""
 	for stream.Next() {
 		for _, ch := range stream.Current().Choices {
@@ -125,14 +102,14 @@ func TestServeEndToEndAndGracefulShutdown(t *testing.T) {
 		t.Errorf("in-flight stream across shutdown: err %v, finish %q", err, finish)
 	}
 	select {
-	case err := <-done:
+	case err := <-stopped:
 		if err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not return after the stop")
 	}
-	if got := get(contract.HealthPath); got != 0 {
+	if got := httpStatus(base + contract.HealthPath); got != 0 {
 		t.Errorf("after shutdown the server still answers (%d)", got)
 	}
 }
@@ -223,31 +200,7 @@ func checkMetrics(t *testing.T, base string) {
 func TestLoadgenOverload(t *testing.T) {
 	cfg := serveConfig(t)
 	cfg.Server.MaxBatchSize, cfg.Server.MaxQueue = 1, 2
-	ctx, stop := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, &serveFlags{grace: 20 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)), addr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	base := "http://" + strings.Replace(<-addr, "[::]", "127.0.0.1", 1)
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if r, err := http.Get(base + contract.ReadyPath); err == nil {
-			_ = r.Body.Close()
-			if r.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("never ready")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	base, _ := startServe(t, cfg, &serveFlags{grace: 20 * time.Second})
 	res := loadgen(context.Background(), &loadgenFlags{url: base, model: "tiny", prompt: "load", clients: 8,
 		duration: 1500 * time.Millisecond, maxTokens: 8}, http.DefaultClient)
 	if res.Succeeded == 0 || res.Refused == 0 || res.Errors != 0 {
@@ -273,20 +226,7 @@ func TestServeReloadsCacheSettings(t *testing.T) {
 		}
 	}
 	write(cfg)
-	ctx, stop := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, &serveFlags{config: path, watch: 20 * time.Millisecond, grace: 10 * time.Second},
-			slog.New(slog.NewTextHandler(io.Discard, nil)), addr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	base := "http://" + strings.Replace(<-addr, "[::]", "127.0.0.1", 1)
+	base, _ := startServe(t, cfg, &serveFlags{config: path, watch: 20 * time.Millisecond, grace: 10 * time.Second})
 	waitFor := func(what string, ok func(string) bool) {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); ; {
@@ -314,4 +254,49 @@ func TestServeReloadsCacheSettings(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	waitFor("the settings kept", func(m string) bool { return strings.Contains(m, want) })
+}
+
+// startServe runs serve with cfg and f until the test ends, waits until it reports ready, and
+// returns its base URL and a stop function that ends it (as SIGTERM does) and waits.
+func startServe(t *testing.T, cfg *contract.Config, f *serveFlags) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, f, slog.New(slog.NewTextHandler(io.Discard, nil)), addr) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			err = <-done
+		})
+		return err
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	base := "http://" + strings.Replace(<-addr, "[::]", "127.0.0.1", 1)
+	if got := httpStatus(base + contract.HealthPath); got != http.StatusOK {
+		t.Fatalf("healthz = %d", got)
+	}
+	for deadline := time.Now().Add(30 * time.Second); httpStatus(base+contract.ReadyPath) != http.StatusOK; {
+		if time.Now().After(deadline) {
+			t.Fatal("never ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return base, stop
+}
+
+// httpStatus is the status of GET url, 0 when the request fails.
+func httpStatus(url string) int {
+	r, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	_ = r.Body.Close()
+	return r.StatusCode
 }

@@ -24,10 +24,9 @@ import (
 
 // The OpenAI request and response bodies the server speaks (the subset it implements).
 
-// completionRequest is a POST /v1/completions body.
-type completionRequest struct {
+// requestCommon are the body fields completions and chat completions share.
+type requestCommon struct {
 	Model       string          `json:"model"`
-	Prompt      json.RawMessage `json:"prompt"`
 	MaxTokens   *int            `json:"max_tokens"`
 	Temperature *float64        `json:"temperature"`
 	TopP        *float64        `json:"top_p"`
@@ -38,19 +37,18 @@ type completionRequest struct {
 	DLLM        *extension      `json:"dllm"`
 }
 
+// completionRequest is a POST /v1/completions body.
+type completionRequest struct {
+	requestCommon
+	Prompt json.RawMessage `json:"prompt"`
+}
+
 // chatRequest is a POST /v1/chat/completions body.
 type chatRequest struct {
-	Model       string          `json:"model"`
-	Messages    []chatMessage   `json:"messages"`
-	MaxTokens   *int            `json:"max_tokens"`
-	MaxCompl    *int            `json:"max_completion_tokens"`
-	Temperature *float64        `json:"temperature"`
-	TopP        *float64        `json:"top_p"`
-	Seed        *int64          `json:"seed"`
-	N           *int            `json:"n"`
-	Stop        json.RawMessage `json:"stop"`
-	Stream      bool            `json:"stream"`
-	DLLM        *extension      `json:"dllm"`
+	requestCommon
+	Messages []chatMessage `json:"messages"`
+	// MaxCompletionTokens replaces max_tokens in newer clients.
+	MaxCompletionTokens *int `json:"max_completion_tokens"`
 }
 
 // chatMessage is one message; content is a string or an array of text parts.

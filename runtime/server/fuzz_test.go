@@ -74,8 +74,7 @@ func FuzzRequestParsing(f *testing.F) {
 		prompt, e := s.completionPrompt(req.Prompt)
 		check(e)
 		if e == nil {
-			_, e = s.prepare(common{model: req.Model, maxTokens: req.MaxTokens, temperature: req.Temperature,
-				topP: req.TopP, seed: req.Seed, n: req.N, stop: req.Stop, ext: req.DLLM}, prompt)
+			_, e = s.prepare(req.requestCommon, prompt)
 			check(e)
 		}
 		var chat chatRequest

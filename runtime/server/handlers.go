@@ -37,8 +37,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	j, err := s.prepare(common{model: req.Model, maxTokens: req.MaxTokens, temperature: req.Temperature,
-		topP: req.TopP, seed: req.Seed, n: req.N, stop: req.Stop, ext: req.DLLM}, prompt)
+	j, err := s.prepare(req.requestCommon, prompt)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -125,12 +124,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	maxTokens := req.MaxCompl
-	if maxTokens == nil {
-		maxTokens = req.MaxTokens
+	if req.MaxCompletionTokens != nil {
+		req.MaxTokens = req.MaxCompletionTokens
 	}
-	j, err := s.prepare(common{model: req.Model, maxTokens: maxTokens, temperature: req.Temperature,
-		topP: req.TopP, seed: req.Seed, n: req.N, stop: req.Stop, ext: req.DLLM}, prompt)
+	j, err := s.prepare(req.requestCommon, prompt)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -206,18 +206,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	return nil
 }
 
-// common are the fields both endpoints share.
-type common struct {
-	model       string
-	maxTokens   *int
-	temperature *float64
-	topP        *float64
-	seed        *int64
-	n           *int
-	stop        json.RawMessage
-	ext         *extension
-}
-
 // job is a validated request: the prompt's ids, n engine requests' settings and stops.
 type job struct {
 	prompt     []int
@@ -228,43 +216,43 @@ type job struct {
 }
 
 // prepare validates the shared fields and builds the engine settings for prompt.
-func (s *Server) prepare(c common, prompt []int) (*job, *apiError) {
+func (s *Server) prepare(c requestCommon, prompt []int) (*job, *apiError) {
 	if !s.ready.Load() {
 		return nil, notReady()
 	}
-	if c.model != s.o.Model {
-		return nil, unknownModel(c.model)
+	if c.Model != s.o.Model {
+		return nil, unknownModel(c.Model)
 	}
 	p, generation := s.defaults()
 	p.Seed = 0
 	n := 1
-	if c.n != nil {
-		if *c.n < 1 || *c.n > maxChoices {
-			return nil, badRequest("n", "n must be between 1 and %d, got %d", maxChoices, *c.n)
+	if c.N != nil {
+		if *c.N < 1 || *c.N > maxChoices {
+			return nil, badRequest("n", "n must be between 1 and %d, got %d", maxChoices, *c.N)
 		}
-		n = *c.n
+		n = *c.N
 	}
 	if err := s.applySampling(&p, c); err != nil {
 		return nil, err
 	}
-	if err := s.applyExtension(&p, c.ext); err != nil {
+	if err := s.applyExtension(&p, c.DLLM); err != nil {
 		return nil, err
 	}
-	if c.ext != nil && c.ext.Cache != nil {
+	if c.DLLM != nil && c.DLLM.Cache != nil {
 		generation = 0 // the request's own cache settings: no generation, no shadow checks
 	}
-	if c.maxTokens != nil {
-		if *c.maxTokens < 1 || *c.maxTokens > contract.MaxGenLength {
-			return nil, badRequest("max_tokens", "max_tokens must be between 1 and %d, got %d", contract.MaxGenLength, *c.maxTokens)
+	if c.MaxTokens != nil {
+		if *c.MaxTokens < 1 || *c.MaxTokens > contract.MaxGenLength {
+			return nil, badRequest("max_tokens", "max_tokens must be between 1 and %d, got %d", contract.MaxGenLength, *c.MaxTokens)
 		}
-		s.applyMaxTokens(&p, *c.maxTokens, c.ext)
+		s.applyMaxTokens(&p, *c.MaxTokens, c.DLLM)
 	}
 	if total := len(prompt) + p.GenLength; total > s.o.MaxContext {
 		return nil, &apiError{status: http.StatusBadRequest, Type: typeInvalid, Param: new("messages"),
 			Code: new("context_length_exceeded"),
 			Msg:  fmt.Sprintf("this model's context is %d tokens; the prompt has %d and the response %d", s.o.MaxContext, len(prompt), p.GenLength)}
 	}
-	stops, err := parseStop(c.stop)
+	stops, err := parseStop(c.Stop)
 	if err != nil {
 		return nil, err
 	}
@@ -272,25 +260,25 @@ func (s *Server) prepare(c common, prompt []int) (*job, *apiError) {
 }
 
 // applySampling applies temperature, top_p and seed.
-func (s *Server) applySampling(p *engine.Params, c common) *apiError {
-	if c.temperature != nil {
-		if *c.temperature < 0 || *c.temperature > float64(contract.MaxTemperatureMilli)/1000 {
-			return badRequest("temperature", "temperature must be between 0 and %g, got %g", float64(contract.MaxTemperatureMilli)/1000, *c.temperature)
+func (s *Server) applySampling(p *engine.Params, c requestCommon) *apiError {
+	if c.Temperature != nil {
+		if *c.Temperature < 0 || *c.Temperature > float64(contract.MaxTemperatureMilli)/1000 {
+			return badRequest("temperature", "temperature must be between 0 and %g, got %g", float64(contract.MaxTemperatureMilli)/1000, *c.Temperature)
 		}
-		p.Temperature = *c.temperature
+		p.Temperature = *c.Temperature
 	}
-	if c.topP != nil {
-		if *c.topP <= 0 || *c.topP > 1 {
-			return badRequest("top_p", "top_p must be in (0, 1], got %g", *c.topP)
+	if c.TopP != nil {
+		if *c.TopP <= 0 || *c.TopP > 1 {
+			return badRequest("top_p", "top_p must be in (0, 1], got %g", *c.TopP)
 		}
 		if s.o.Config.Family == weights.FamilyDream {
-			p.TopP = *c.topP
-		} else if *c.topP != 1 {
+			p.TopP = *c.TopP
+		} else if *c.TopP != 1 {
 			return badRequest("top_p", "top_p is not supported by the %s sampler; leave it at 1", s.o.Config.Family)
 		}
 	}
-	if c.seed != nil {
-		p.Seed = uint64(*c.seed)
+	if c.Seed != nil {
+		p.Seed = uint64(*c.Seed)
 	}
 	return nil
 }

@@ -360,16 +360,13 @@ func parseIDs(s string) ([]int, error) {
 // chat loop cuts it, without special tokens. Ids the tokenizer does not have (rows of a padded
 // embedding table) decode to nothing, as in the Hugging Face tokenizers library.
 func answerText(tok *tokenizer.Tokenizer, ids []int, eos, eot int) (string, error) {
-	known := make([]int, 0, len(ids))
-	for _, id := range ids {
+	for i, id := range ids {
 		if id == eos || id == eot {
+			ids = ids[:i]
 			break
 		}
-		if _, ok := tok.Token(id); ok {
-			known = append(known, id)
-		}
 	}
-	return tok.Decode(known, true)
+	return tok.DecodeKnown(ids)
 }
 
 func joinInts(ids []int) string {

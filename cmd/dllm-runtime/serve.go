@@ -36,7 +36,6 @@ import (
 
 	"dllm.dev/dllm-operator/runtime/contract"
 	"dllm.dev/dllm-operator/runtime/engine"
-	"dllm.dev/dllm-operator/runtime/featcache"
 	"dllm.dev/dllm-operator/runtime/model/families"
 	"dllm.dev/dllm-operator/runtime/sampler"
 	"dllm.dev/dllm-operator/runtime/server"
@@ -191,17 +190,8 @@ func watchConfig(ctx context.Context, path string, every time.Duration, running 
 			continue
 		}
 		active = cfg.Cache
-		srv.SetCacheSettings(cacheSettingsOf(cfg.Cache), "config file")
+		srv.SetCacheSettings(server.CacheSettingsOf(cfg.Cache), "config file")
 	}
-}
-
-// cacheSettingsOf converts the contract's cache fields (validated) to settings; nil when off.
-func cacheSettingsOf(c contract.CacheConfig) *featcache.Settings {
-	if !c.Enabled {
-		return nil
-	}
-	return &featcache.Settings{PromptInterval: c.PromptRefreshInterval, ResponseInterval: c.ResponseRefreshInterval,
-		TransferRatio: float64(c.TransferPercent) / 100}
 }
 
 // frontDoor answers the probes (alive, not ready) until the API handler is set.
@@ -322,7 +312,7 @@ func defaultParams(cfg *contract.Config, family weights.Family) (engine.Params, 
 				contract.RemaskingLowConfidence, contract.RemaskingRandom)
 		}
 	}
-	p.Cache = cacheSettingsOf(cfg.Cache)
+	p.Cache = server.CacheSettingsOf(cfg.Cache)
 	return p, nil
 }
 

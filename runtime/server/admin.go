@@ -124,15 +124,24 @@ func cacheSettings(c contract.CacheConfig) (*featcache.Settings, *apiError) {
 			return nil, badRequest(f.name, "%s must be between 1 and %d, got %d", f.name, contract.MaxRefreshInterval, f.v)
 		}
 	}
-	set := &featcache.Settings{PromptInterval: c.PromptRefreshInterval, ResponseInterval: c.ResponseRefreshInterval,
-		TransferRatio: float64(c.TransferPercent) / 100}
+	set := CacheSettingsOf(c)
 	if err := set.Validate(); err != nil {
 		return nil, badRequest("body", "%v", fmt.Errorf("cache settings: %w", err))
 	}
 	return set, nil
 }
 
-// cacheConfig is the contract's form of s.
+// CacheSettingsOf converts the contract's cache fields to settings, nil when the cache is off.
+// It does not validate them (contract.Config.Validate does for a configuration file).
+func CacheSettingsOf(c contract.CacheConfig) *featcache.Settings {
+	if !c.Enabled {
+		return nil
+	}
+	return &featcache.Settings{PromptInterval: c.PromptRefreshInterval, ResponseInterval: c.ResponseRefreshInterval,
+		TransferRatio: float64(c.TransferPercent) / 100}
+}
+
+// cacheConfig is the contract's form of s; CacheSettingsOf is its inverse.
 func cacheConfig(s *featcache.Settings) contract.CacheConfig {
 	if s == nil {
 		return contract.CacheConfig{}

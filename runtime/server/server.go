@@ -481,15 +481,9 @@ func (s *Server) answer(ids []int) ([]int, bool) {
 	return ids, false
 }
 
-// decode returns the text of ids, skipping special tokens and ids the tokenizer lacks.
+// decodeIDs returns the text of ids, skipping special tokens and ids the tokenizer lacks.
 func (s *Server) decodeIDs(ids []int) string {
-	known := make([]int, 0, len(ids))
-	for _, id := range ids {
-		if _, ok := s.o.Tokenizer.Token(id); ok {
-			known = append(known, id)
-		}
-	}
-	text, err := s.o.Tokenizer.Decode(known, true)
+	text, err := s.o.Tokenizer.DecodeKnown(ids)
 	if err != nil {
 		s.log.Error("decode", "err", err)
 	}

@@ -697,6 +697,19 @@ func (t *Tokenizer) encodeWord(ids []int, word string) ([]int, error) {
 	return append(ids, syms...), nil
 }
 
+// DecodeKnown is Decode with special tokens skipped and ids the tokenizer does not know left
+// out: a model's embedding table may have rows past the tokenizer (padding to a round size),
+// and a sampler can emit them.
+func (t *Tokenizer) DecodeKnown(ids []int) (string, error) {
+	known := make([]int, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := t.Token(id); ok {
+			known = append(known, id)
+		}
+	}
+	return t.Decode(known, true)
+}
+
 // Decode returns the text of ids. Added tokens are written as their content, or left out when
 // skipSpecial is set and they are special. The result holds the decoded bytes as they are, even
 // when they are not valid UTF-8 (a sequence may end inside a multi-byte character). An id that

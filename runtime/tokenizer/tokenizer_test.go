@@ -183,6 +183,18 @@ func TestDecodeUnknownID(t *testing.T) {
 	}
 }
 
+func TestDecodeKnownSkipsUnknownIDs(t *testing.T) {
+	tok := newTestTokenizer(t)
+	want, err := tok.Decode([]int{idHello}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tok.DecodeKnown([]int{-1, idHello, 290, 1 << 40})
+	if err != nil || got != want {
+		t.Errorf("DecodeKnown = %q, %v; want %q", got, err, want)
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
 	inputs := []string{
 		"", " ", "hello world", "  leading and trailing  ", "tabs\tand\r\nCRLF\n\n\n",

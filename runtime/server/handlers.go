@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 
 	"dllm.dev/dllm-operator/runtime/tokenizer"
 )
@@ -134,15 +133,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	id, created := newID("chatcmpl-"), now()
 	if req.Stream {
-		var mu sync.Mutex
-		started := map[int]bool{}
+		started := map[int]bool{} // chunk calls are serial (see stream)
 		s.stream(w, r, j, func(i int, text string, finish *string) any {
-			mu.Lock()
 			d := &chatDelta{Content: text}
 			if !started[i] {
 				d.Role, started[i] = roleAssistant, true
 			}
-			mu.Unlock()
 			return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: s.o.Model,
 				Choices: []chatChoice{{Index: i, Delta: d, FinishReason: finish}}}
 		})
@@ -213,21 +209,18 @@ func (s *Server) usage(j *job, choices []choice) *usage {
 // tokens are committed, a final chunk per choice with its finish reason, then [DONE]. An error
 // before the first chunk is an ordinary error response; after it, an error event.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, chunk func(i int, text string, finish *string) any) {
-	var mu sync.Mutex
 	var ev *sse
 	open := func() {
 		if ev == nil {
 			ev = newSSE(w)
 		}
 	}
+	// generate calls the callback serially and not after it returns, so chunk and ev need no
+	// lock of their own.
 	choices, err := s.generate(r.Context(), j, func(i int, text string) {
-		mu.Lock()
-		defer mu.Unlock()
 		open()
 		ev.send(chunk(i, text, nil))
 	})
-	mu.Lock()
-	defer mu.Unlock()
 	if err != nil {
 		if ev == nil {
 			writeError(w, err)

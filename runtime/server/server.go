@@ -401,12 +401,27 @@ type choice struct {
 }
 
 // generate runs the job's n choices (seeds seed, seed+1, ...) through the engine, calling
-// onDelta (if set) with choice index and new text as tokens commit.
+// onDelta (if set) with choice index and new text as tokens commit. onDelta calls are serial,
+// and none happens after generate returns.
 func (s *Server) generate(ctx context.Context, j *job, onDelta func(i int, text string)) ([]choice, *apiError) {
 	out := make([]choice, j.n)
 	errs := make([]error, j.n)
 	var wg sync.WaitGroup
-	var mu sync.Mutex // serialises onDelta
+	// mu serialises the streamers and onDelta; a choice whose result is in (or whose request
+	// has gone) takes no more updates from the engine, which may still run its batch.
+	var mu sync.Mutex
+	finished := make([]bool, j.n)
+	deliver := func(i int, last bool, delta func() string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if finished[i] {
+			return
+		}
+		finished[i] = last
+		if d := delta(); d != "" {
+			onDelta(i, d)
+		}
+	}
 	for i := range j.n {
 		wg.Go(func() {
 			p := j.params
@@ -416,15 +431,14 @@ func (s *Server) generate(ctx context.Context, j *job, onDelta func(i int, text 
 			req := engine.Request{Prompt: j.prompt, Params: p}
 			if onDelta != nil {
 				req.OnUpdate = func(u engine.Update) {
-					if d := st.update(u.Response); d != "" {
-						mu.Lock()
-						onDelta(i, d)
-						mu.Unlock()
-					}
+					deliver(i, false, func() string { return st.update(u.Response) })
 				}
 			}
 			res, err := s.o.Engine.Generate(ctx, req)
 			if err != nil {
+				mu.Lock()
+				finished[i] = true
+				mu.Unlock()
 				errs[i] = err
 				return
 			}
@@ -436,11 +450,7 @@ func (s *Server) generate(ctx context.Context, j *job, onDelta func(i int, text 
 				s.o.Metrics.Request(res.Duration, res.QueueWait, res.Steps, n)
 			}
 			if onDelta != nil {
-				if d := st.rest(text); d != "" {
-					mu.Lock()
-					onDelta(i, d)
-					mu.Unlock()
-				}
+				deliver(i, true, func() string { return st.rest(text) })
 			}
 			out[i] = choice{text: text, finish: finish, tokens: n}
 		})

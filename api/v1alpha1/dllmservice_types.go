@@ -208,8 +208,8 @@ type GPUSpec struct {
 type AutoscalingMetric string
 
 const (
-	// AutoscalingMetricSaturation is the runtime's saturation in percent: the share of its batch
-	// capacity in use, weighted by the denoising work each request still needs.
+	// AutoscalingMetricSaturation is the runtime's saturation in percent: the denoising steps
+	// per second its traffic asks for over those it delivers under the active cache settings.
 	AutoscalingMetricSaturation AutoscalingMetric = "Saturation"
 	// AutoscalingMetricQueueDepth is the number of requests waiting in a runtime Pod's queue.
 	AutoscalingMetricQueueDepth AutoscalingMetric = "QueueDepth"

@@ -32,6 +32,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"dllm.dev/dllm-operator/runtime/contract"
 )
 
 // loadgenFlags are the loadgen subcommand's flags.
@@ -59,6 +65,65 @@ type loadgenResult struct {
 	RefusedRate      float64 `json:"refused_rate"`
 	ErrorRate        float64 `json:"error_rate"`
 	CompletionTokens int     `json:"completion_tokens"`
+	// Server peaks, from its /metrics scraped every scrapeInterval during the run (zero
+	// when no scrape succeeded): resident memory, queue depth, requests in flight and
+	// saturation.
+	Scrapes             int     `json:"server_scrapes"`
+	ServerRSSMaxBytes   float64 `json:"server_rss_max_bytes"`
+	ServerQueueMax      float64 `json:"server_queue_max"`
+	ServerInFlightMax   float64 `json:"server_in_flight_max"`
+	ServerSaturationMax float64 `json:"server_saturation_max"`
+}
+
+// scrapeInterval is how often loadgen reads the server's metrics during a run.
+const scrapeInterval = 100 * time.Millisecond
+
+// watchServer scrapes base's metrics every scrapeInterval until ctx ends and keeps the peaks
+// in res (under mu).
+func watchServer(ctx context.Context, client *http.Client, base string, mu *sync.Mutex, res *loadgenResult) {
+	url := strings.TrimRight(base, "/") + contract.MetricsPath
+	peaks := []struct {
+		name string
+		max  *float64
+	}{{"process_resident_memory_bytes", &res.ServerRSSMaxBytes}, {contract.MetricQueueDepth, &res.ServerQueueMax},
+		{contract.MetricInFlight, &res.ServerInFlightMax}, {contract.MetricSaturation, &res.ServerSaturationMax}}
+	tick := time.NewTicker(scrapeInterval)
+	defer tick.Stop()
+	for {
+		if families, err := scrape(ctx, client, url); err == nil {
+			mu.Lock()
+			res.Scrapes++
+			for _, p := range peaks {
+				if f, ok := families[p.name]; ok && len(f.GetMetric()) == 1 && f.GetMetric()[0].Gauge != nil {
+					*p.max = max(*p.max, f.GetMetric()[0].GetGauge().GetValue())
+				}
+			}
+			mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// scrape reads the metric families at url.
+func scrape(ctx context.Context, client *http.Client, url string) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
 }
 
 // runLoadgen drives a server's completions endpoint with closed-loop clients for a bounded time.
@@ -104,6 +169,10 @@ func runLoadgen(args []string, stdout, stderr io.Writer) int {
 	say(stdout, "throughput: %.2f requests/s, %.1f completion tokens/s\n", res.RequestsPerSec, res.TokensPerSec)
 	say(stdout, "latency of successful requests: p50 %.3f s, p95 %.3f s, p99 %.3f s\n", res.LatencyP50, res.LatencyP95, res.LatencyP99)
 	say(stdout, "refused rate %.3f, error rate %.3f\n", res.RefusedRate, res.ErrorRate)
+	if res.Scrapes > 0 {
+		say(stdout, "server peaks: %.0f MiB resident, queue %.0f, in flight %.0f, saturation %.2f\n",
+			res.ServerRSSMaxBytes/(1<<20), res.ServerQueueMax, res.ServerInFlightMax, res.ServerSaturationMax)
+	}
 	return exitOK
 }
 
@@ -118,6 +187,7 @@ func loadgen(ctx context.Context, f *loadgenFlags, client *http.Client) *loadgen
 	var latencies []float64
 	start := time.Now()
 	var wg sync.WaitGroup
+	wg.Go(func() { watchServer(ctx, client, f.url, &mu, res) })
 	for range f.clients {
 		wg.Go(func() {
 			for ctx.Err() == nil {

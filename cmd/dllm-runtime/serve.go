@@ -231,7 +231,9 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 		_ = ck.Close()
 		return nil, nil, nil, fmt.Errorf("model.family is %s but the checkpoint in %s is %s", cfg.Model.Family, cfg.Model.Dir, ck.Config.Family)
 	}
+	stopProgress := logProgress(log, ck, start, progressInterval)
 	m, err := families.Load(newBackend(f.threads), ck)
+	stopProgress()
 	if err != nil {
 		_ = ck.Close()
 		return nil, nil, nil, err
@@ -279,6 +281,45 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 		return nil, nil, nil, err
 	}
 	return srv, eng, func() { _ = ck.Close() }, nil
+}
+
+// progressInterval is how often a long load logs its progress.
+const progressInterval = 5 * time.Second
+
+// logProgress logs the checkpoint's load progress every interval until the returned function
+// is called.
+func logProgress(log *slog.Logger, ck *weights.Checkpoint, start time.Time, interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				handed, total := ck.Progress()
+				rate, eta := loadRate(handed, total, now.Sub(start))
+				log.Info("loading model", "bytes", handed, "of_bytes", total, "bytes_per_second", rate, "eta_seconds", eta)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// loadRate is the read rate in bytes per second of handed bytes over elapsed, and the
+// seconds the rest of total takes at that rate (−1 while nothing is read).
+func loadRate(handed, total int64, elapsed time.Duration) (rate, eta float64) {
+	if handed <= 0 || elapsed <= 0 {
+		return 0, -1
+	}
+	rate = float64(handed) / elapsed.Seconds()
+	return rate, float64(max(total-handed, 0)) / rate
 }
 
 // maxContext is the checkpoint's context length, or the contract's longest response plus as

@@ -196,18 +196,36 @@ func checkMetrics(t *testing.T, base string) {
 }
 
 // Overload: more closed-loop clients than the queue holds get 429s while the server keeps
-// serving the admitted ones, with no other errors.
+// serving the admitted ones, with no other errors; its queue and batch never grow past their
+// bounds, its memory stays flat, it reports itself saturated, and it serves normally after.
 func TestLoadgenOverload(t *testing.T) {
 	cfg := serveConfig(t)
 	cfg.Server.MaxBatchSize, cfg.Server.MaxQueue = 1, 2
 	base, _ := startServe(t, cfg, &serveFlags{grace: 20 * time.Second})
-	res := loadgen(context.Background(), &loadgenFlags{url: base, model: "tiny", prompt: "load", clients: 8,
+	before := loadgen(context.Background(), &loadgenFlags{url: base, model: "tiny", prompt: "warm", clients: 1,
+		duration: 300 * time.Millisecond, maxTokens: 8}, http.DefaultClient)
+	res := loadgen(context.Background(), &loadgenFlags{url: base, model: "tiny", prompt: "load", clients: 16,
 		duration: 1500 * time.Millisecond, maxTokens: 8}, http.DefaultClient)
 	if res.Succeeded == 0 || res.Refused == 0 || res.Errors != 0 {
 		t.Errorf("overload: %+v, want successes, 429s and no errors", res)
 	}
 	if res.LatencyP50 <= 0 || res.LatencyP99 < res.LatencyP50 || res.RequestsPerSec <= 0 {
 		t.Errorf("figures: %+v", res)
+	}
+	if res.Scrapes == 0 || res.ServerQueueMax > 2 || res.ServerInFlightMax > 1 {
+		t.Errorf("server peaks: %d scrapes, queue %g (bound 2), in flight %g (bound 1)", res.Scrapes, res.ServerQueueMax, res.ServerInFlightMax)
+	}
+	// The process holds the clients too; 16 of them and a bounded queue need a few MiB.
+	if grown := res.ServerRSSMaxBytes - before.ServerRSSMaxBytes; before.ServerRSSMaxBytes == 0 || grown > 128<<20 {
+		t.Errorf("resident memory grew by %.0f MiB under overload (from %.0f MiB)", grown/(1<<20), before.ServerRSSMaxBytes/(1<<20))
+	}
+	if res.ServerSaturationMax <= 1 {
+		t.Errorf("saturation peaked at %g while requests were refused, want above 1", res.ServerSaturationMax)
+	}
+	after := loadgen(context.Background(), &loadgenFlags{url: base, model: "tiny", prompt: "after", clients: 1,
+		duration: 300 * time.Millisecond, maxTokens: 8}, http.DefaultClient)
+	if after.Succeeded == 0 || after.Refused+after.Errors != 0 {
+		t.Errorf("after the overload: %+v, want only successes", after)
 	}
 }
 
@@ -299,4 +317,22 @@ func httpStatus(url string) int {
 	}
 	_ = r.Body.Close()
 	return r.StatusCode
+}
+
+// Load progress: the rate so far and the time the rest takes at that rate.
+func TestLoadRate(t *testing.T) {
+	for _, tc := range []struct {
+		handed, total int64
+		elapsed       time.Duration
+		rate, eta     float64
+	}{
+		{0, 1000, time.Second, 0, -1},
+		{250, 1000, 2 * time.Second, 125, 6},
+		{1000, 1000, 4 * time.Second, 250, 0},
+	} {
+		rate, eta := loadRate(tc.handed, tc.total, tc.elapsed)
+		if rate != tc.rate || eta != tc.eta {
+			t.Errorf("loadRate(%d, %d, %v) = %g B/s, ETA %g s; want %g, %g", tc.handed, tc.total, tc.elapsed, rate, eta, tc.rate, tc.eta)
+		}
+	}
 }

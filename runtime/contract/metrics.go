@@ -30,14 +30,32 @@ const (
 	MetricRequestSteps = "dllm_request_steps"
 	// MetricGeneratedTokens counts response tokens generated.
 	MetricGeneratedTokens = "dllm_generated_tokens_total"
-	// MetricQueueDepth is a gauge of requests waiting for a batch slot.
+	// MetricTokensPerSecond is a histogram of each request's response tokens over its
+	// end-to-end latency.
+	MetricTokensPerSecond = "dllm_request_tokens_per_second"
+	// MetricQueueDepth is a gauge of requests waiting for a batch slot (the Gateway API
+	// Inference Extension's TotalQueuedRequests).
 	MetricQueueDepth = "dllm_queue_depth"
-	// MetricInFlight is a gauge of requests being denoised.
+	// MetricInFlight is a gauge of requests being denoised (the Inference Extension's
+	// TotalRunningRequests).
 	MetricInFlight = "dllm_requests_in_flight"
-	// MetricPendingSteps is a gauge of denoising steps queued and in flight.
+	// MetricSlotUsage is a gauge from 0 to 1: requests being denoised over the most the engine
+	// denoises at once. Each slot holds at most one request's feature cache, so it is the
+	// share of the feature-cache memory bound in use: the Inference Extension's
+	// KVCacheUtilization for a diffusion model.
+	MetricSlotUsage = "dllm_slot_usage_ratio"
+	// MetricPendingSteps is a gauge of the denoising row-steps admitted requests still need
+	// (all of a queued request's steps, what a running one has left).
 	MetricPendingSteps = "dllm_pending_steps"
-	// MetricSaturation is a gauge from 0 to 1: the share of batch capacity in use, weighted by
-	// the denoising work the admitted requests still need.
+	// MetricDemandRate is a gauge of the row-steps per second requests asked for over the last
+	// 30 s (exponentially weighted), refused requests included.
+	MetricDemandRate = "dllm_demand_steps_per_second"
+	// MetricCapacityRate is a gauge of the row-steps per second the engine delivered while busy
+	// over the same window, under the active cache settings and the batch sizes traffic forms.
+	MetricCapacityRate = "dllm_capacity_steps_per_second"
+	// MetricSaturation is a gauge of demand over capacity (MetricDemandRate over
+	// MetricCapacityRate): below 1 the pod keeps up, above 1 its queue grows and it refuses
+	// requests. It is the signal to autoscale on: a faster cache setting lowers it at once.
 	MetricSaturation = "dllm_saturation_ratio"
 
 	// MetricCacheRefreshes counts feature-cache refreshes, labelled by kind (prompt, response).
@@ -61,4 +79,21 @@ const (
 	MetricShadowTokensCompared = "dllm_shadow_tokens_compared_total"
 	// MetricShadowTokensAgreed counts compared tokens that were equal.
 	MetricShadowTokensAgreed = "dllm_shadow_tokens_agreed_total"
+	// MetricShadowTokenAgreement is a histogram of each shadow request's share of equal
+	// response tokens.
+	MetricShadowTokenAgreement = "dllm_shadow_token_agreement_ratio"
+	// MetricShadowTop1Compared counts masked positions whose top-1 prediction, at a few
+	// sampled forward passes of a shadow request, was compared with the exact path's on the
+	// same canvas.
+	MetricShadowTop1Compared = "dllm_shadow_top1_compared_total"
+	// MetricShadowTop1Agreed counts compared top-1 predictions that were equal.
+	MetricShadowTop1Agreed = "dllm_shadow_top1_agreed_total"
+	// MetricShadowTop1Agreement is a histogram of each shadow request's share of equal top-1
+	// predictions.
+	MetricShadowTop1Agreement = "dllm_shadow_top1_agreement_ratio"
 )
+
+// ShadowGenerationsKept is how many of the latest cache-settings generations the shadow
+// metrics keep series for: older generations' series are deleted, so the label stays bounded
+// however often settings change.
+const ShadowGenerationsKept = 8

@@ -91,6 +91,9 @@ type Request struct {
 	// OnUpdate, if set, is called after every denoising step, on the engine's goroutine; it
 	// must return quickly.
 	OnUpdate func(Update)
+	// Trace records what the served passes predicted at a few evenly spaced passes
+	// (Result.Probes), for a shadow check of the cache against the exact path (Check).
+	Trace bool
 }
 
 // Result is a finished generation.
@@ -107,6 +110,8 @@ type Result struct {
 	// QueueWait is the time from admission to the start of the run; Duration from admission
 	// to the result.
 	QueueWait, Duration time.Duration
+	// Probes are a traced request's sampled predictions (Request.Trace).
+	Probes []Probe
 }
 
 // Options configure an engine.
@@ -143,12 +148,6 @@ type BatchReport struct {
 	Stats  model.Stats
 }
 
-// Load is the engine's occupancy.
-type Load struct {
-	// Queued is the number of requests waiting; InFlight the number being denoised.
-	Queued, InFlight int
-}
-
 // Engine runs requests on one model. It is safe for concurrent use.
 type Engine struct {
 	m   *model.Model
@@ -158,6 +157,7 @@ type Engine struct {
 	mu       sync.Mutex
 	queue    []*job
 	inFlight int
+	meter    meter
 	closed   bool
 	wake     chan struct{} // a token when the queue may have work
 	done     chan struct{} // closed when every worker has exited
@@ -198,6 +198,7 @@ func newEngine(m *model.Model, cfg weights.Config, o Options, gate chan struct{}
 		return nil, fmt.Errorf("engine: model family %q has no sampler: %w", cfg.Family, ErrInvalid)
 	}
 	e := &Engine{m: m, cfg: cfg, o: o, wake: make(chan struct{}, 1), done: make(chan struct{}), gate: gate}
+	e.meter.start = time.Now()
 	e.workers.Add(o.Workers)
 	for range o.Workers {
 		go e.work()
@@ -219,6 +220,7 @@ func (e *Engine) Generate(ctx context.Context, r Request) (*Result, error) {
 	}
 	j := &job{ctx: ctx, req: r, admitted: time.Now(), result: make(chan outcome, 1)}
 	e.mu.Lock()
+	e.meter.request(r.Params.Steps, j.admitted)
 	switch {
 	case e.closed:
 		e.mu.Unlock()
@@ -231,6 +233,7 @@ func (e *Engine) Generate(ctx context.Context, r Request) (*Result, error) {
 		return nil, ctx.Err()
 	}
 	e.queue = append(e.queue, j)
+	e.meter.pending += r.Params.Steps
 	e.mu.Unlock()
 	e.signal()
 	select {
@@ -240,17 +243,28 @@ func (e *Engine) Generate(ctx context.Context, r Request) (*Result, error) {
 		e.mu.Lock()
 		if i := slices.Index(e.queue, j); i >= 0 {
 			e.queue = slices.Delete(e.queue, i, i+1)
+			e.meter.pending -= r.Params.Steps
 		}
 		e.mu.Unlock()
 		return nil, ctx.Err()
 	}
 }
 
-// Load returns the current occupancy.
+// Load returns the current occupancy and load.
 func (e *Engine) Load() Load {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Load{Queued: len(e.queue), InFlight: e.inFlight}
+	l := Load{Queued: len(e.queue), InFlight: e.inFlight, Slots: e.o.MaxBatchSize * e.o.Workers}
+	e.meter.load(&l, time.Now())
+	return l
+}
+
+// stepped notes that a running batch of rows requests did one denoising step.
+func (e *Engine) stepped(rows int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.meter.pending -= rows
+	e.meter.work.add(float64(rows), time.Now())
 }
 
 // Close stops admitting requests and waits until every admitted one has finished, or ctx
@@ -324,9 +338,11 @@ func (e *Engine) work() {
 			<-e.wake
 			continue
 		}
-		e.run(batch)
+		left := e.run(batch)
 		e.mu.Lock()
 		e.inFlight -= len(batch)
+		e.meter.pending -= left
+		e.meter.runEnd(time.Now())
 		e.mu.Unlock()
 		e.signal() // the queue may hold more than this worker took
 	}
@@ -341,6 +357,7 @@ func (e *Engine) take() (batch []*job, stop bool) {
 	for _, j := range e.queue {
 		switch {
 		case j.ctx.Err() != nil:
+			e.meter.pending -= j.req.Params.Steps
 			j.result <- outcome{err: j.ctx.Err()}
 		case len(batch) == 0 || (len(batch) < e.o.MaxBatchSize && batch[0].req.Params.compatible(j.req.Params)):
 			batch = append(batch, j)
@@ -351,14 +368,18 @@ func (e *Engine) take() (batch []*job, stop bool) {
 	clear(e.queue[len(keep):])
 	e.queue = keep
 	e.inFlight += len(batch)
+	if batch != nil {
+		e.meter.runStart(time.Now())
+	}
 	if len(e.queue) > 0 {
 		e.signal() // another worker may take what this batch left
 	}
 	return batch, batch == nil && e.closed && len(e.queue) == 0
 }
 
-// run runs one batch and delivers each request's outcome.
-func (e *Engine) run(batch []*job) {
+// run runs one batch and delivers each request's outcome. It returns the row-steps the batch
+// was admitted with but did not run (a sampler that finished early, an error).
+func (e *Engine) run(batch []*job) (left int) {
 	start := time.Now()
 	// The run stops early only when every request of the batch has gone.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -376,7 +397,12 @@ func (e *Engine) run(batch []*job) {
 		})
 		defer stop()
 	}
-	res, stats, err := e.sample(ctx, batch)
+	ran := 0 // denoising steps run
+	res, stats, probes, err := e.sample(ctx, batch, func() {
+		ran++
+		e.stepped(len(batch))
+	})
+	left = len(batch) * (batch[0].req.Params.Steps - ran)
 	if e.o.Observer != nil {
 		e.o.Observer.Batch(BatchReport{Requests: len(batch), Failed: err != nil,
 			Cached: batch[0].req.Params.Cache != nil, Stats: stats})
@@ -389,7 +415,8 @@ func (e *Engine) run(batch []*job) {
 		j.result <- outcome{res: &Result{
 			Generated: slices.Clone(res.Generated[b]), Steps: res.Steps, Forwards: res.Forwards,
 			BatchSize: len(batch), Cache: stats,
-			QueueWait: j.started.Sub(j.admitted), Duration: time.Since(j.admitted),
+			QueueWait: j.started.Sub(j.admitted), Duration: time.Since(j.admitted), Probes: probes[b],
 		}}
 	}
+	return left
 }

@@ -244,6 +244,14 @@ func TestCancellation(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a cancelled running request did not return")
 	}
+	// The run returns its unused steps once it stops.
+	deadline := time.Now().Add(10 * time.Second)
+	for l := e.Load(); l.PendingSteps != 0 || l.InFlight != 0; l = e.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after both cancellations: %d pending steps, %d in flight; want 0", l.PendingSteps, l.InFlight)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Updates stream the response as steps commit tokens, ending in the final tokens.
@@ -315,7 +323,7 @@ func TestCloseDrains(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	if l := e.Load(); l != (Load{}) {
+	if l := e.Load(); l.Queued+l.InFlight+l.PendingSteps != 0 {
 		t.Errorf("load after Close: %+v", l)
 	}
 }
@@ -338,5 +346,98 @@ func TestInvalidRequests(t *testing.T) {
 	}
 	if _, err := New(m, cfg, Options{MaxBatchSize: 0, MaxQueue: 1, Workers: 1}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("MaxBatchSize 0: err = %v", err)
+	}
+}
+
+// Load counts the steps admitted requests still need, the demand refused requests add, and,
+// once steps have run, the capacity the demand is measured against.
+func TestLoadAccounting(t *testing.T) {
+	m, cfg := tiny(t, testmodel.FamilyLLaDA)
+	gate := make(chan struct{})
+	e := start(t, m, cfg, Options{MaxBatchSize: 1, MaxQueue: 2, Workers: 1, EoTID: -1}, gate)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if _, err := e.Generate(context.Background(), Request{Prompt: []int{1}, Params: sampled}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitQueued(t, e, 2)
+	l := e.Load()
+	if l.PendingSteps != 2*sampled.Steps || l.Slots != 1 {
+		t.Errorf("two queued requests: pending steps %d, slots %d; want %d, 1", l.PendingSteps, l.Slots, 2*sampled.Steps)
+	}
+	if l.CapacityRate != 0 || l.Saturation != 0 {
+		t.Errorf("before any step: capacity %g, saturation %g; want 0", l.CapacityRate, l.Saturation)
+	}
+	before := l.DemandRate
+	if _, err := e.Generate(context.Background(), Request{Prompt: []int{1}, Params: sampled}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("third request: err = %v, want ErrQueueFull", err)
+	}
+	if after := e.Load().DemandRate; after <= before {
+		t.Errorf("a refused request left the demand at %g (was %g)", after, before)
+	}
+	gate <- struct{}{}
+	gate <- struct{}{}
+	wg.Wait()
+	l = e.Load()
+	if l.PendingSteps != 0 || l.Queued != 0 {
+		t.Errorf("after both finished: pending steps %d, queued %d; want 0", l.PendingSteps, l.Queued)
+	}
+	if l.CapacityRate <= 0 || l.Saturation <= 0 || l.Saturation != l.DemandRate/l.CapacityRate {
+		t.Errorf("after two runs: demand %g, capacity %g, saturation %g; want positive and saturation = demand/capacity",
+			l.DemandRate, l.CapacityRate, l.Saturation)
+	}
+}
+
+// A traced request gets the same tokens as an untraced one, and probes of a few passes that
+// the exact path confirms wherever the served path was exact: the exact path itself, and the
+// cache refreshing everything on every pass.
+func TestTraceProbes(t *testing.T) {
+	exactCache := featcache.Settings{PromptInterval: 1, ResponseInterval: 1}
+	staleCache := featcache.Settings{PromptInterval: 100, ResponseInterval: 100, TransferRatio: 0.25}
+	for _, family := range []string{testmodel.FamilyLLaDA, testmodel.FamilyDream} {
+		m, cfg := tiny(t, family)
+		for _, tc := range []struct {
+			name  string
+			cache *featcache.Settings
+			exact bool // every probe must agree
+		}{{"exact path", nil, true}, {"cache refreshing every pass", &exactCache, true}, {"stale cache", &staleCache, false}} {
+			p := sampled
+			p.Steps, p.GenLength, p.BlockLength = 16, 16, 8
+			if family == testmodel.FamilyDream {
+				p.BlockLength, p.Algorithm, p.Eps = 0, sampler.Entropy, 1e-3
+			}
+			p.Cache = tc.cache
+			e := start(t, m, cfg, Options{MaxBatchSize: 2, MaxQueue: 2, Workers: 1, EoTID: -1}, nil)
+			prompt := []int{5, 6, 7}
+			plain, err := e.Generate(context.Background(), Request{Prompt: prompt, Params: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			traced, err := e.Generate(context.Background(), Request{Prompt: prompt, Params: p, Trace: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(plain.Generated, traced.Generated) || plain.Probes != nil {
+				t.Errorf("%s %s: tracing changed the tokens or an untraced request has probes", family, tc.name)
+			}
+			if len(traced.Probes) == 0 || len(traced.Probes) > traceSamples {
+				t.Fatalf("%s %s: %d probes, want 1 to %d", family, tc.name, len(traced.Probes), traceSamples)
+			}
+			for _, pr := range traced.Probes {
+				if len(pr.Canvas) != len(prompt)+p.GenLength || !slices.Equal(pr.Canvas[:len(prompt)], prompt) {
+					t.Errorf("%s %s: probe of pass %d has canvas %v", family, tc.name, pr.Pass, pr.Canvas)
+				}
+			}
+			compared, agreed, err := e.Check(context.Background(), traced.Probes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if compared == 0 || (tc.exact && agreed != compared) {
+				t.Errorf("%s %s: %d of %d top-1 predictions agree with the exact path", family, tc.name, agreed, compared)
+			}
+		}
 	}
 }

@@ -28,9 +28,10 @@ import (
 )
 
 // sample runs the batch's requests (compatible Params) in one sampler run, each with its own
-// seed, on the exact path or on a dLLM-Cache session, and returns the run's result and the
-// session's counts.
-func (e *Engine) sample(ctx context.Context, batch []*job) (*sampler.Result, model.Stats, error) {
+// seed, on the exact path or on a dLLM-Cache session, and returns the run's result, the
+// session's counts and the probes of traced requests (by batch row). It calls stepped after
+// every denoising step.
+func (e *Engine) sample(ctx context.Context, batch []*job, stepped func()) (*sampler.Result, model.Stats, [][]Probe, error) {
 	p := batch[0].req.Params
 	prompts := make([][]int, len(batch))
 	seeds := make([]uint64, len(batch))
@@ -49,13 +50,25 @@ func (e *Engine) sample(ctx context.Context, batch []*job) (*sampler.Result, mod
 		var err error
 		session, err = e.m.NewSession(len(batch), longest+p.GenLength, longest, pad, *p.Cache)
 		if err != nil {
-			return nil, model.Stats{}, fmt.Errorf("engine: %w", err)
+			return nil, model.Stats{}, nil, fmt.Errorf("engine: %w", err)
 		}
 		defer session.Close()
 		d = session
 	}
+	var traced []int
+	for b, j := range batch {
+		if j.req.Trace {
+			traced = append(traced, b)
+		}
+	}
+	var t *tracer
+	if traced != nil {
+		t = newTracer(d, e.cfg.MaskTokenID, p.Steps, traced)
+		d = t
+	}
 	last, forwards := time.Now(), 0
 	onStep := func(st sampler.Step) error {
+		stepped()
 		if e.o.Observer != nil {
 			now := time.Now()
 			e.o.Observer.Step(now.Sub(last), st.Forwards-forwards)
@@ -76,13 +89,19 @@ func (e *Engine) sample(ctx context.Context, batch []*job) (*sampler.Result, mod
 		res, err = sampler.Dream(ctx, d, prompts, e.dreamOptions(p, seeds), onStep)
 	}
 	if err != nil {
-		return nil, model.Stats{}, fmt.Errorf("engine: %w", err)
+		return nil, model.Stats{}, nil, fmt.Errorf("engine: %w", err)
 	}
 	var stats model.Stats
 	if session != nil {
 		stats = session.Stats()
 	}
-	return res, stats, nil
+	probes := make([][]Probe, len(batch))
+	if t != nil {
+		for k, b := range traced {
+			probes[b] = t.probes[k]
+		}
+	}
+	return res, stats, probes, nil
 }
 
 // padID is the token that left-pads shorter prompts: the checkpoint's, else EOS.

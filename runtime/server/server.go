@@ -120,28 +120,35 @@ func (s *Server) defaults() (engine.Params, int) {
 	return p, s.generation
 }
 
-// shadow computes a cached request again without the cache, at low priority (only when the
-// engine has nothing queued, and never counted against clients), and records how many response
-// tokens agree with what was served.
-func (s *Server) shadow(prompt []int, p engine.Params, served []int, generation int) {
+// shadow checks a cached request against the exact path, at low priority (only when the
+// engine has nothing queued, and never counted against clients): the exact path's top-1
+// predictions on the canvases of the served run's probes, then the whole generation again
+// without the cache, whose response tokens are compared with what was served.
+func (s *Server) shadow(prompt []int, p engine.Params, served *engine.Result, generation int) {
 	if s.o.Engine.Load().Queued > 0 {
 		return
 	}
-	p.Cache = nil
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	var r telemetry.ShadowResult
+	var err error
+	if r.Top1Compared, r.Top1Agreed, err = s.o.Engine.Check(ctx, served.Probes); err != nil {
+		s.log.Debug("shadow check not run", "err", err)
+		return
+	}
+	p.Cache = nil
 	res, err := s.o.Engine.Generate(ctx, engine.Request{Prompt: prompt, Params: p})
 	if err != nil {
 		s.log.Debug("shadow request not run", "err", err)
 		return
 	}
-	agreed := 0
+	r.Compared = len(res.Generated)
 	for i, id := range res.Generated {
-		if i < len(served) && served[i] == id {
-			agreed++
+		if i < len(served.Generated) && served.Generated[i] == id {
+			r.Agreed++
 		}
 	}
-	s.o.Metrics.Shadow(generation, len(res.Generated), agreed)
+	s.o.Metrics.Shadow(generation, r)
 }
 
 // SetReady marks the server ready (weights loaded, warm-up done) or not.
@@ -428,7 +435,8 @@ func (s *Server) generate(ctx context.Context, j *job, onDelta func(i int, text 
 			p.Seed += uint64(i)
 			gen := j.generation
 			st := &streamer{s: s, stops: j.stops}
-			req := engine.Request{Prompt: j.prompt, Params: p}
+			shadowed := p.Cache != nil && gen > 0 && s.o.Metrics != nil && s.o.ShadowPercent > 0 && mrand.IntN(100) < s.o.ShadowPercent
+			req := engine.Request{Prompt: j.prompt, Params: p, Trace: shadowed}
 			if onDelta != nil {
 				req.OnUpdate = func(u engine.Update) {
 					deliver(i, false, func() string { return st.update(u.Response) })
@@ -442,8 +450,8 @@ func (s *Server) generate(ctx context.Context, j *job, onDelta func(i int, text 
 				errs[i] = err
 				return
 			}
-			if p.Cache != nil && gen > 0 && s.o.Metrics != nil && s.o.ShadowPercent > 0 && mrand.IntN(100) < s.o.ShadowPercent {
-				go s.shadow(j.prompt, p, res.Generated, gen)
+			if shadowed {
+				go s.shadow(j.prompt, p, res, gen)
 			}
 			text, finish, n := s.finish(res.Generated, j.stops)
 			if s.o.Metrics != nil {

@@ -324,7 +324,7 @@ func TestQueueFullAndCancel(t *testing.T) {
 		t.Errorf("cancelled request: err %v after %v, want the deadline at once", err, time.Since(start))
 	}
 	deadline := time.Now().Add(2 * time.Second) // the whole run would take far longer
-	for f.eng.Load() != (engine.Load{}) {
+	for l := f.eng.Load(); l.Queued+l.InFlight+l.PendingSteps != 0; l = f.eng.Load() {
 		if time.Now().After(deadline) {
 			t.Fatalf("the cancelled request still occupies the engine: %+v", f.eng.Load())
 		}
@@ -408,8 +408,9 @@ func TestAdminCache(t *testing.T) {
 	}
 }
 
-// With shadow checks on, a cached request is also computed without the cache and its token
-// agreement recorded under the settings' generation.
+// With shadow checks on, a cached request is also checked against the exact path, and its
+// token agreement and top-1 agreement at sampled passes are recorded under the settings'
+// generation.
 func TestShadowAgreement(t *testing.T) {
 	f := newFixture(t, engine.Options{MaxBatchSize: 1, MaxQueue: 4, Workers: 1}, func(o *server.Options) {
 		o.Defaults.Cache = &featcache.Settings{PromptInterval: 4, ResponseInterval: 2, TransferRatio: 0.25}
@@ -428,7 +429,9 @@ func TestShadowAgreement(t *testing.T) {
 		_ = resp.Body.Close()
 		if strings.Contains(string(text), `dllm_shadow_requests_total{generation="1"} 1`) {
 			if !strings.Contains(string(text), `dllm_shadow_tokens_compared_total{generation="1"} 8`) ||
-				!strings.Contains(string(text), `dllm_shadow_tokens_agreed_total{generation="1"}`) {
+				!strings.Contains(string(text), `dllm_shadow_tokens_agreed_total{generation="1"}`) ||
+				!strings.Contains(string(text), `dllm_shadow_top1_compared_total{generation="1"}`) ||
+				!strings.Contains(string(text), `dllm_shadow_top1_agreement_ratio_count{generation="1"} 1`) {
 				t.Errorf("shadow counts missing:\n%s", text)
 			}
 			return

@@ -46,6 +46,7 @@ type Metrics struct {
 	forwardDuration prometheus.Histogram
 	requestSteps    prometheus.Histogram
 	generatedTokens prometheus.Counter
+	tokensPerSecond prometheus.Histogram
 	refreshes       *prometheus.CounterVec
 	recomputed      prometheus.Counter
 	reused          prometheus.Counter
@@ -55,6 +56,10 @@ type Metrics struct {
 	shadowRequests  *prometheus.CounterVec
 	shadowCompared  *prometheus.CounterVec
 	shadowAgreed    *prometheus.CounterVec
+	shadowTokens    *prometheus.HistogramVec
+	top1Compared    *prometheus.CounterVec
+	top1Agreed      *prometheus.CounterVec
+	top1Agreement   *prometheus.HistogramVec
 
 	mu         sync.Mutex
 	generation int
@@ -62,8 +67,7 @@ type Metrics struct {
 
 var _ engine.Observer = (*Metrics)(nil)
 
-// New registers the metrics; load reports the engine's queue and in-flight counts at scrape
-// time.
+// New registers the metrics; load reports the engine's occupancy and load at scrape time.
 func New(load func() engine.Load) *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -81,6 +85,9 @@ func New(load func() engine.Load) *Metrics {
 			Help: "Denoising steps per request.", Buckets: prometheus.ExponentialBuckets(1, 2, 13)}),
 		generatedTokens: prometheus.NewCounter(prometheus.CounterOpts{Name: contract.MetricGeneratedTokens,
 			Help: "Response tokens generated."}),
+		tokensPerSecond: prometheus.NewHistogram(prometheus.HistogramOpts{Name: contract.MetricTokensPerSecond,
+			Help:    "A request's response tokens over its end-to-end latency.",
+			Buckets: prometheus.ExponentialBucketsRange(1, 100000, 16)}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.MetricCacheRefreshes,
 			Help: "Forward passes that refreshed a segment's cached features, by kind (prompt, response)."}, []string{"kind"}),
 		recomputed: prometheus.NewCounter(prometheus.CounterOpts{Name: contract.MetricCacheTokensRecomputed,
@@ -102,13 +109,36 @@ func New(load func() engine.Load) *Metrics {
 		Help: "Response tokens compared between cached and uncached results, by generation."}, gen)
 	m.shadowAgreed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.MetricShadowTokensAgreed,
 		Help: "Compared response tokens that were equal, by generation."}, gen)
-	reg.MustRegister(m.shadowRequests, m.shadowCompared, m.shadowAgreed)
+	// Agreement lives near 1 when the cache is well tuned: the buckets are finest there.
+	agreement := []float64{0.5, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 1}
+	m.shadowTokens = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: contract.MetricShadowTokenAgreement,
+		Help: "Each shadow request's share of equal response tokens, by generation.", Buckets: agreement}, gen)
+	m.top1Compared = prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.MetricShadowTop1Compared,
+		Help: "Masked positions whose top-1 prediction at sampled passes was compared with the exact path's, by generation."}, gen)
+	m.top1Agreed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.MetricShadowTop1Agreed,
+		Help: "Compared top-1 predictions that were equal, by generation."}, gen)
+	m.top1Agreement = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: contract.MetricShadowTop1Agreement,
+		Help: "Each shadow request's share of equal top-1 predictions at sampled passes, by generation.", Buckets: agreement}, gen)
+	reg.MustRegister(m.shadowRequests, m.shadowCompared, m.shadowAgreed, m.shadowTokens, m.top1Compared, m.top1Agreed, m.top1Agreement)
+	gauge := func(name, help string, value func(engine.Load) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return value(load()) })
+	}
 	reg.MustRegister(m.requestDuration, m.queueWait, m.forwardDuration, m.requestSteps, m.generatedTokens,
-		m.refreshes, m.recomputed, m.reused, m.flopsSpent, m.flopsSaved, m.settings,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: contract.MetricQueueDepth, Help: "Requests waiting for a batch slot."},
-			func() float64 { return float64(load().Queued) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: contract.MetricInFlight, Help: "Requests being denoised."},
-			func() float64 { return float64(load().InFlight) }))
+		m.tokensPerSecond, m.refreshes, m.recomputed, m.reused, m.flopsSpent, m.flopsSaved, m.settings,
+		gauge(contract.MetricQueueDepth, "Requests waiting for a batch slot.",
+			func(l engine.Load) float64 { return float64(l.Queued) }),
+		gauge(contract.MetricInFlight, "Requests being denoised.",
+			func(l engine.Load) float64 { return float64(l.InFlight) }),
+		gauge(contract.MetricSlotUsage, "Requests being denoised over the most denoised at once (feature-cache slots in use).",
+			func(l engine.Load) float64 { return float64(l.InFlight) / float64(max(l.Slots, 1)) }),
+		gauge(contract.MetricPendingSteps, "Denoising row-steps admitted requests still need.",
+			func(l engine.Load) float64 { return float64(l.PendingSteps) }),
+		gauge(contract.MetricDemandRate, "Row-steps per second requested over the last 30 s, refused requests included.",
+			func(l engine.Load) float64 { return l.DemandRate }),
+		gauge(contract.MetricCapacityRate, "Row-steps per second delivered while busy over the last 30 s.",
+			func(l engine.Load) float64 { return l.CapacityRate }),
+		gauge(contract.MetricSaturation, "Demand over capacity in row-steps per second: above 1 the pod cannot keep up.",
+			func(l engine.Load) float64 { return l.Saturation }))
 	return m
 }
 
@@ -149,10 +179,14 @@ func (m *Metrics) Request(duration, wait time.Duration, steps, tokens int) {
 	m.queueWait.Observe(wait.Seconds())
 	m.requestSteps.Observe(float64(steps))
 	m.generatedTokens.Add(float64(tokens))
+	if duration > 0 {
+		m.tokensPerSecond.Observe(float64(tokens) / duration.Seconds())
+	}
 }
 
 // SetCacheSettings marks s (nil: the cache is off) as the active settings and returns their
-// generation, which counts changes from 1.
+// generation, which counts changes from 1. The shadow series of generations older than the
+// last contract.ShadowGenerationsKept are deleted.
 func (m *Metrics) SetCacheSettings(s *featcache.Settings) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -167,14 +201,46 @@ func (m *Metrics) SetCacheSettings(s *featcache.Settings) int {
 		labels["transfer_percent"] = strconv.Itoa(int(s.TransferRatio*100 + 0.5))
 	}
 	m.settings.With(labels).Set(1)
+	if old := m.generation - contract.ShadowGenerationsKept; old > 0 {
+		g := strconv.Itoa(old)
+		m.shadowRequests.DeleteLabelValues(g)
+		m.shadowCompared.DeleteLabelValues(g)
+		m.shadowAgreed.DeleteLabelValues(g)
+		m.shadowTokens.DeleteLabelValues(g)
+		m.top1Compared.DeleteLabelValues(g)
+		m.top1Agreed.DeleteLabelValues(g)
+		m.top1Agreement.DeleteLabelValues(g)
+	}
 	return m.generation
 }
 
-// Shadow records one shadow comparison of a request served with the settings of generation:
-// compared response tokens, of which agreed were equal.
-func (m *Metrics) Shadow(generation, compared, agreed int) {
+// ShadowResult is one shadow request's comparison with the exact path.
+type ShadowResult struct {
+	// Compared response tokens, of which Agreed were equal.
+	Compared, Agreed int
+	// Top1Compared masked positions at sampled passes, of which Top1Agreed had the same
+	// top-1 prediction.
+	Top1Compared, Top1Agreed int
+}
+
+// Shadow records one shadow comparison of a request served with the settings of generation.
+// A result for a generation whose series were already deleted is dropped.
+func (m *Metrics) Shadow(generation int, r ShadowResult) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if generation <= m.generation-contract.ShadowGenerationsKept {
+		return
+	}
 	g := strconv.Itoa(generation)
 	m.shadowRequests.WithLabelValues(g).Inc()
-	m.shadowCompared.WithLabelValues(g).Add(float64(compared))
-	m.shadowAgreed.WithLabelValues(g).Add(float64(agreed))
+	if r.Compared > 0 {
+		m.shadowCompared.WithLabelValues(g).Add(float64(r.Compared))
+		m.shadowAgreed.WithLabelValues(g).Add(float64(r.Agreed))
+		m.shadowTokens.WithLabelValues(g).Observe(float64(r.Agreed) / float64(r.Compared))
+	}
+	if r.Top1Compared > 0 {
+		m.top1Compared.WithLabelValues(g).Add(float64(r.Top1Compared))
+		m.top1Agreed.WithLabelValues(g).Add(float64(r.Top1Agreed))
+		m.top1Agreement.WithLabelValues(g).Observe(float64(r.Top1Agreed) / float64(r.Top1Compared))
+	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"dllm.dev/dllm-operator/runtime/contract"
 	"dllm.dev/dllm-operator/runtime/engine"
 	"dllm.dev/dllm-operator/runtime/featcache"
 	"dllm.dev/dllm-operator/runtime/model"
@@ -55,5 +56,60 @@ dllm_queue_depth 2
 	if err := testutil.GatherAndCompare(m.Gatherer(), strings.NewReader(want),
 		"dllm_cache_settings_info", "dllm_flops_saved_total", "dllm_queue_depth"); err != nil {
 		t.Error(err)
+	}
+}
+
+// The load gauges report the engine's Load at scrape time, slot usage and saturation included.
+func TestLoadGauges(t *testing.T) {
+	m := telemetry.New(func() engine.Load {
+		return engine.Load{Queued: 3, InFlight: 2, Slots: 8, PendingSteps: 640, DemandRate: 300, CapacityRate: 200, Saturation: 1.5}
+	})
+	want := `
+# HELP dllm_capacity_steps_per_second Row-steps per second delivered while busy over the last 30 s.
+# TYPE dllm_capacity_steps_per_second gauge
+dllm_capacity_steps_per_second 200
+# HELP dllm_pending_steps Denoising row-steps admitted requests still need.
+# TYPE dllm_pending_steps gauge
+dllm_pending_steps 640
+# HELP dllm_saturation_ratio Demand over capacity in row-steps per second: above 1 the pod cannot keep up.
+# TYPE dllm_saturation_ratio gauge
+dllm_saturation_ratio 1.5
+# HELP dllm_slot_usage_ratio Requests being denoised over the most denoised at once (feature-cache slots in use).
+# TYPE dllm_slot_usage_ratio gauge
+dllm_slot_usage_ratio 0.25
+`
+	if err := testutil.GatherAndCompare(m.Gatherer(), strings.NewReader(want), "dllm_capacity_steps_per_second",
+		"dllm_pending_steps", "dllm_saturation_ratio", "dllm_slot_usage_ratio"); err != nil {
+		t.Error(err)
+	}
+}
+
+// Shadow results count by generation; only the latest generations keep series, and a late
+// result for a dropped generation does not bring its series back.
+func TestShadowGenerationsStayBounded(t *testing.T) {
+	m := telemetry.New(func() engine.Load { return engine.Load{} })
+	first := m.SetCacheSettings(&featcache.Settings{PromptInterval: 10, ResponseInterval: 2})
+	m.Shadow(first, telemetry.ShadowResult{Compared: 10, Agreed: 9, Top1Compared: 20, Top1Agreed: 15})
+	want := `
+# HELP dllm_shadow_top1_agreed_total Compared top-1 predictions that were equal, by generation.
+# TYPE dllm_shadow_top1_agreed_total counter
+dllm_shadow_top1_agreed_total{generation="1"} 15
+# HELP dllm_shadow_tokens_agreed_total Compared response tokens that were equal, by generation.
+# TYPE dllm_shadow_tokens_agreed_total counter
+dllm_shadow_tokens_agreed_total{generation="1"} 9
+`
+	if err := testutil.GatherAndCompare(m.Gatherer(), strings.NewReader(want),
+		"dllm_shadow_top1_agreed_total", "dllm_shadow_tokens_agreed_total"); err != nil {
+		t.Error(err)
+	}
+	for range 3 * contract.ShadowGenerationsKept {
+		g := m.SetCacheSettings(&featcache.Settings{PromptInterval: 10, ResponseInterval: 2})
+		m.Shadow(g, telemetry.ShadowResult{Compared: 4, Agreed: 4, Top1Compared: 4, Top1Agreed: 3})
+	}
+	m.Shadow(first, telemetry.ShadowResult{Compared: 10, Agreed: 9})
+	for _, name := range []string{"dllm_shadow_requests_total", "dllm_shadow_top1_agreement_ratio", "dllm_shadow_token_agreement_ratio"} {
+		if n, err := testutil.GatherAndCount(m.Gatherer(), name); err != nil || n != contract.ShadowGenerationsKept {
+			t.Errorf("%s has %d series (err %v), want %d", name, n, err, contract.ShadowGenerationsKept)
+		}
 	}
 }

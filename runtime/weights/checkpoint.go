@@ -26,6 +26,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -55,6 +57,10 @@ type Checkpoint struct {
 	shards  []*shard
 	tensors map[string]entry
 	closed  bool
+
+	mu     sync.Mutex
+	handed map[string]bool // tensors Tensor has returned
+	bytes  atomic.Int64    // their bytes
 }
 
 // shard is one mapped safetensors file.
@@ -264,6 +270,15 @@ func (c *Checkpoint) Tensor(name string) (Tensor, error) {
 	if !ok {
 		return Tensor{}, fmt.Errorf("tensor %q in %q: %w", name, c.Dir, ErrNotFound)
 	}
+	c.mu.Lock()
+	if !c.handed[name] {
+		if c.handed == nil {
+			c.handed = map[string]bool{}
+		}
+		c.handed[name] = true
+		c.bytes.Add(int64(e.info.end - e.info.begin))
+	}
+	c.mu.Unlock()
 	return Tensor{
 		Name:  name,
 		DType: e.info.dtype,
@@ -272,6 +287,16 @@ func (c *Checkpoint) Tensor(name string) (Tensor, error) {
 		Data: e.shard.data[e.info.begin:e.info.end:e.info.end],
 		File: e.shard.path,
 	}, nil
+}
+
+// Progress returns the bytes of the distinct tensors Tensor has returned so far and of all
+// tensors: a loader that reads each tensor before asking for the next has read about handed
+// bytes. It is safe to call from another goroutine while the checkpoint is being read.
+func (c *Checkpoint) Progress() (handed, total int64) {
+	for _, e := range c.tensors {
+		total += int64(e.info.end - e.info.begin)
+	}
+	return c.bytes.Load(), total
 }
 
 // Names returns the names of all tensors in the checkpoint, sorted.
@@ -288,10 +313,14 @@ func (c *Checkpoint) Names() []string {
 // {"format": "pt"}), or nil when the file has none. The error wraps [ErrNotFound] when there
 // is no such tensor.
 func (c *Checkpoint) Metadata(name string) (map[string]string, error) {
-	if _, err := c.Tensor(name); err != nil {
-		return nil, err
+	if c.closed {
+		return nil, fmt.Errorf("tensor %q: %w", name, errClosed)
 	}
-	return maps.Clone(c.tensors[name].shard.metadata), nil
+	e, ok := c.tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("tensor %q in %q: %w", name, c.Dir, ErrNotFound)
+	}
+	return maps.Clone(e.shard.metadata), nil
 }
 
 // Close unmaps every file. Tensor data obtained from c must not be used afterwards. Calling

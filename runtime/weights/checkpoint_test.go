@@ -158,6 +158,13 @@ func TestOpenRoundTrip(t *testing.T) {
 					if diff := cmp.Diff(wantNames, c.Names()); diff != "" {
 						t.Errorf("Names() mismatch (-want +got):\n%s", diff)
 					}
+					var size int64
+					for _, w := range want {
+						size += int64(w.NumElements() * dt.Size())
+					}
+					if handed, total := c.Progress(); handed != 0 || total != size {
+						t.Errorf("Progress() before reading = %d of %d, want 0 of %d", handed, total, size)
+					}
 					for i, w := range want {
 						got, err := c.Tensor(w.Name)
 						if err != nil {
@@ -177,6 +184,12 @@ func TestOpenRoundTrip(t *testing.T) {
 					md, err := c.Metadata(want[0].Name)
 					if err != nil || md["format"] != "pt" {
 						t.Errorf("Metadata(%q) = %v, %v, want format pt", want[0].Name, md, err)
+					}
+					if _, err := c.Tensor(want[0].Name); err != nil { // a second read counts once
+						t.Fatal(err)
+					}
+					if handed, total := c.Progress(); handed != size || total != size {
+						t.Errorf("Progress() after reading every tensor = %d of %d, want %d of %d", handed, total, size, size)
 					}
 				})
 			}

@@ -64,7 +64,7 @@ func (g *generateFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.blockLength, "block-length", 0, "LLaDA semi-autoregressive block length; 0 means gen-length (one block).")
 	fs.IntVar(&g.steps, "steps", 0, "Denoising steps; 0 means gen-length.")
 	fs.Float64Var(&g.temperature, "temperature", 0, "Sampling temperature; 0 is greedy.")
-	fs.StringVar(&g.remasking, "remasking", "low_confidence", "LLaDA remasking: low_confidence or random.")
+	fs.StringVar(&g.remasking, "remasking", "low_confidence", "LLaDA remasking: low_confidence, random, topk_margin or entropy.")
 	fs.Float64Var(&g.cfgScale, "cfg-scale", 0, "LLaDA classifier-free guidance scale; 0 is off.")
 	fs.IntVar(&g.cfgInterval, "cfg-interval", 1,
 		"LLaDA CFG cache: run the unconditional pass at steps 1-5 and every N steps, reusing cond − uncond between.")

@@ -251,11 +251,7 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 		return nil, nil, nil, fmt.Errorf("warm-up forward pass: %w", err)
 	}
 	log.Info("warmed up", "seconds", time.Since(start).Seconds())
-	defaults, err := defaultParams(cfg, ck.Config.Family)
-	if err != nil {
-		_ = ck.Close()
-		return nil, nil, nil, err
-	}
+	defaults := defaultParams(cfg, ck.Config.Family)
 	eot := -1
 	if id, ok := tok.TokenID(families.EndOfTurn(ck.Config.Family)); ok {
 		eot = id
@@ -332,7 +328,7 @@ func maxContext(c weights.Config) int {
 }
 
 // defaultParams are the configuration's generation and cache settings as engine parameters.
-func defaultParams(cfg *contract.Config, family weights.Family) (engine.Params, error) {
+func defaultParams(cfg *contract.Config, family weights.Family) engine.Params {
 	g := cfg.Generation
 	p := engine.Params{Steps: g.Steps, GenLength: g.GenLength, BlockLength: g.BlockLength,
 		Temperature: float64(g.TemperatureMilli) / 1000, Threshold: float64(g.ParallelThresholdPermille) / 1000}
@@ -343,18 +339,13 @@ func defaultParams(cfg *contract.Config, family weights.Family) (engine.Params, 
 			contract.RemaskingMargin: sampler.TopKMargin, contract.RemaskingEntropy: sampler.Entropy,
 		}[g.Remasking]
 	} else {
-		switch g.Remasking {
-		case contract.RemaskingLowConfidence:
-			p.Remasking = sampler.LowConfidence
-		case contract.RemaskingRandom:
-			p.Remasking = sampler.Random
-		default:
-			return p, fmt.Errorf("generation.remasking %s: the LLaDA sampler supports %s and %s", g.Remasking,
-				contract.RemaskingLowConfidence, contract.RemaskingRandom)
-		}
+		p.Remasking = map[string]sampler.Remasking{
+			contract.RemaskingLowConfidence: sampler.LowConfidence, contract.RemaskingRandom: sampler.Random,
+			contract.RemaskingMargin: sampler.LowMargin, contract.RemaskingEntropy: sampler.HighEntropy,
+		}[g.Remasking]
 	}
 	p.Cache = server.CacheSettingsOf(cfg.Cache)
-	return p, nil
+	return p
 }
 
 // checkpointBytes is the size of the checkpoint's safetensors files.

@@ -35,7 +35,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"dllm.dev/dllm-operator/runtime/contract"
+	"dllm.dev/dllm-operator/runtime/sampler"
 	"dllm.dev/dllm-operator/runtime/testmodel"
+	"dllm.dev/dllm-operator/runtime/weights"
 )
 
 // serveConfig writes a test checkpoint and returns a valid runtime config for it on a free
@@ -114,14 +116,31 @@ func TestServeEndToEndAndGracefulShutdown(t *testing.T) {
 	}
 }
 
+// Every remasking the contract allows maps to a sampler rule of each family.
+func TestDefaultParamsRemasking(t *testing.T) {
+	for _, tc := range []struct {
+		remasking string
+		llada     sampler.Remasking
+		dream     sampler.Algorithm
+	}{
+		{contract.RemaskingLowConfidence, sampler.LowConfidence, sampler.MaskGITPlus},
+		{contract.RemaskingRandom, sampler.Random, sampler.Origin},
+		{contract.RemaskingMargin, sampler.LowMargin, sampler.TopKMargin},
+		{contract.RemaskingEntropy, sampler.HighEntropy, sampler.Entropy},
+	} {
+		cfg := serveConfig(t)
+		cfg.Generation.Remasking = tc.remasking
+		if got := defaultParams(cfg, weights.FamilyLLaDA).Remasking; got != tc.llada {
+			t.Errorf("LLaDA %s: remasking %v, want %v", tc.remasking, got, tc.llada)
+		}
+		if got := defaultParams(cfg, weights.FamilyDream).Algorithm; got != tc.dream {
+			t.Errorf("Dream %s: algorithm %v, want %v", tc.remasking, got, tc.dream)
+		}
+	}
+}
+
 // A config whose file is invalid fails with the field named, before anything listens.
 func TestServeRejectsBadConfig(t *testing.T) {
-	cfg := serveConfig(t)
-	cfg.Generation.Remasking = contract.RemaskingMargin
-	_, err := defaultParams(cfg, "LLaDA")
-	if err == nil || !strings.Contains(err.Error(), "generation.remasking") {
-		t.Errorf("margin remasking on LLaDA: err = %v", err)
-	}
 	var stderr strings.Builder
 	path := t.TempDir() + "/config.json"
 	if err := writeFile(path, `{"model":{"name":""}}`); err != nil {

@@ -36,7 +36,8 @@ import (
 //	        logits = Logits(x)                        (CFG: un + (s+1)(cond − un))
 //	        for each masked position p of block k, per row:
 //	            x0[p]   = argmax logits[p] (temperature 0) or Gumbel-max at the temperature
-//	            conf[p] = softmax(logits[p])[x0[p]] (LowConfidence) or U(0, 1) (Random)
+//	            conf[p] = softmax(logits[p])[x0[p]] (LowConfidence) or U(0, 1) (Random),
+//	                      p1 − p2 (LowMargin) or Σ p·log(p + 1e-10) (HighEntropy)
 //	        commit the counts[b][i] most confident positions of each row
 //	        (Threshold: those with conf ≥ Threshold, at least one; all on the block's last step)
 //
@@ -251,5 +252,12 @@ func (r *lladaRun) predict(logits []float32, rng *rand.Rand) (int, float64) {
 	if o.ConfidenceEOSEoTInf && o.EoTID >= 0 {
 		logits[o.EoTID] = float32(math.Inf(-1))
 	}
-	return tok, softmaxProb(logits, tok)
+	switch o.Remasking {
+	case LowMargin:
+		return tok, softmaxMargin(logits)
+	case HighEntropy:
+		return tok, softmaxNegEntropy(logits)
+	default:
+		return tok, softmaxProb(logits, tok)
+	}
 }

@@ -612,7 +612,7 @@ func TestLLaDAInvalid(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	for _, r := range []Remasking{LowConfidence, Random} {
+	for _, r := range []Remasking{LowConfidence, Random, LowMargin, HighEntropy} {
 		got, err := ParseRemasking(r.String())
 		if err != nil || got != r {
 			t.Errorf("ParseRemasking(%q) = %v, %v, want %v", r.String(), got, err, r)
@@ -624,8 +624,8 @@ func TestParse(t *testing.T) {
 			t.Errorf("ParseAlgorithm(%q) = %v, %v, want %v", a.String(), got, err, a)
 		}
 	}
-	if _, err := ParseRemasking("margin"); !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), "remasking") {
-		t.Errorf("ParseRemasking(margin) error = %v, want ErrInvalidInput naming remasking", err)
+	if _, err := ParseRemasking("Margin"); !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), "remasking") {
+		t.Errorf("ParseRemasking(Margin) error = %v, want ErrInvalidInput naming remasking", err)
 	}
 	if _, err := ParseAlgorithm("Origin"); !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), "alg") {
 		t.Errorf("ParseAlgorithm(Origin) error = %v, want ErrInvalidInput naming alg", err)
@@ -706,6 +706,60 @@ func TestLLaDACFGCache(t *testing.T) {
 	for b := range every.Generated {
 		if !slices.Equal(cached.Generated[b], every.Generated[b]) {
 			t.Errorf("row %d: CFG cache generated %v, every-step guidance %v", b, cached.Generated[b], every.Generated[b])
+		}
+	}
+}
+
+// LowMargin and HighEntropy rank positions by Dream's confidences, which can order two
+// positions the other way round from LowConfidence: each case's first committed position
+// differs from LowConfidence's.
+func TestLLaDAMarginAndEntropyRemasking(t *testing.T) {
+	// dist returns logits whose softmax is (approximately) the given probabilities over
+	// tokens 0..2 with the rest of the mass spread evenly over the other tokens.
+	dist := func(p ...float64) []float32 {
+		rest := 1.0
+		for _, q := range p {
+			rest -= q
+		}
+		out := make([]float32, testVocab)
+		for v := range out {
+			q := max(rest/float64(testVocab-len(p)), 1e-12)
+			if v < len(p) {
+				q = p[v]
+			}
+			out[v] = float32(math.Log(q))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		remasking  Remasking
+		pos1, pos2 []float32 // logits of response positions 1 and 2
+		first      int       // the position the remasking commits first
+	}{
+		// Position 2 is more probable (0.55 > 0.5) but its runner-up is close.
+		{LowConfidence, dist(0.5), dist(0.55, 0.45), 2},
+		{LowMargin, dist(0.5), dist(0.55, 0.45), 1},
+		// Position 2 is more probable (0.6 > 0.5) but spreads the rest widely.
+		{LowConfidence, dist(0.5, 0.5), dist(0.6), 2},
+		{HighEntropy, dist(0.5, 0.5), dist(0.6), 1},
+	} {
+		d := &fakeDenoiser{vocab: testVocab, fn: func(_ [][]int, _, p int, out []float32) {
+			switch p {
+			case 1:
+				copy(out, tc.pos1)
+			case 2:
+				copy(out, tc.pos2)
+			}
+		}}
+		var tr trace
+		_, err := LLaDA(context.Background(), d, [][]int{{1}}, lladaOpts(2, 2, 2, func(o *LLaDAOptions) {
+			o.Remasking = tc.remasking
+		}), tr.onStep)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.remasking, err)
+		}
+		if got := tr.steps[0].Positions[0]; len(got) != 1 || got[0] != tc.first {
+			t.Errorf("%v committed %v first, want position %d", tc.remasking, got, tc.first)
 		}
 	}
 }

@@ -31,11 +31,17 @@ const (
 	LowConfidence Remasking = iota
 	// Random ranks positions by a uniform random number ("random").
 	Random
+	// LowMargin ranks a position by the gap between its two most likely tokens'
+	// probabilities, Dream's topk_margin ("topk_margin"; not in LLaDA's reference).
+	LowMargin
+	// HighEntropy ranks a position by the negative entropy of its predictive distribution,
+	// Dream's entropy ("entropy"; not in LLaDA's reference).
+	HighEntropy
 )
 
-var remaskingNames = []string{"low_confidence", "random"}
+var remaskingNames = []string{"low_confidence", "random", "topk_margin", "entropy"}
 
-// String returns the reference's spelling of r ("low_confidence", "random").
+// String returns the spelling of r ("low_confidence", "random", "topk_margin", "entropy").
 func (r Remasking) String() string {
 	if r < 0 || int(r) >= len(remaskingNames) {
 		return fmt.Sprintf("Remasking(%d)", int(r))
@@ -43,7 +49,8 @@ func (r Remasking) String() string {
 	return remaskingNames[r]
 }
 
-// ParseRemasking parses the reference's spelling: "low_confidence" or "random".
+// ParseRemasking parses the spelling of String: "low_confidence", "random", "topk_margin" or
+// "entropy".
 func ParseRemasking(s string) (Remasking, error) {
 	for i, name := range remaskingNames {
 		if s == name {
@@ -114,7 +121,9 @@ type LLaDAOptions struct {
 	// the last guidance residual res = cond − un, so the logits become (cond − res) + (s+1)·res.
 	// 0 and 1 run the unconditional pass every step.
 	CFGInterval int
-	// Remasking is LowConfidence (the default) or Random.
+	// Remasking is LowConfidence (the default), Random, LowMargin or HighEntropy. The
+	// confidence LowMargin and HighEntropy rank by is Dream's, of softmax(logits) after
+	// guidance.
 	Remasking Remasking
 	// Threshold turns on confidence-aware parallel decoding when above 0; it must be at most
 	// 1. Each step then commits every masked position of the current block whose confidence
@@ -171,8 +180,8 @@ func (o *LLaDAOptions) Validate() error {
 	v.nonNegative("temperature", o.Temperature)
 	v.nonNegative("cfg-scale", o.CFGScale)
 	v.check(o.CFGInterval >= 0, "cfg-interval must not be negative, got %d", o.CFGInterval)
-	v.check(o.Remasking == LowConfidence || o.Remasking == Random,
-		"remasking %d is not low_confidence or random", int(o.Remasking))
+	v.check(o.Remasking >= LowConfidence && o.Remasking <= HighEntropy,
+		"remasking %d is not low_confidence, random, topk_margin or entropy", int(o.Remasking))
 	v.unit("threshold", o.Threshold)
 	v.check(o.MaskID >= 0, "mask-id must not be negative, got %d", o.MaskID)
 	v.check(o.PadID >= 0, "pad-id must not be negative, got %d", o.PadID)

@@ -92,6 +92,44 @@ func softmaxProb(logits []float32, tok int) float64 {
 	return math.Exp(float64(logits[tok])-m) / sum
 }
 
+// softmaxMargin returns p1 − p2, the two largest probabilities of softmax(logits), without
+// materialising the distribution.
+func softmaxMargin(logits []float32) float64 {
+	l1, l2 := float32(math.Inf(-1)), float32(math.Inf(-1))
+	for _, l := range logits {
+		switch {
+		case l > l1:
+			l1, l2 = l, l1
+		case l > l2:
+			l2 = l
+		}
+	}
+	var sum float64
+	for _, l := range logits {
+		sum += math.Exp(float64(l) - float64(l1))
+	}
+	return (1 - math.Exp(float64(l2)-float64(l1))) / sum
+}
+
+// softmaxNegEntropy returns Σ p·log(p + 1e-10) over p = softmax(logits), Dream's entropy
+// confidence (higher is more certain).
+func softmaxNegEntropy(logits []float32) float64 {
+	m := math.Inf(-1)
+	for _, l := range logits {
+		m = max(m, float64(l))
+	}
+	var sum float64
+	for _, l := range logits {
+		sum += math.Exp(float64(l) - m)
+	}
+	var h float64
+	for _, l := range logits {
+		p := math.Exp(float64(l)-m) / sum
+		h += p * math.Log(p+1e-10)
+	}
+	return h
+}
+
 // softmaxInPlace replaces x by softmax(x).
 func softmaxInPlace(x []float64) {
 	m := math.Inf(-1)

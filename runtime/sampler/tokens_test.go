@@ -275,3 +275,28 @@ func TestSampleWithoutReplacement(t *testing.T) {
 		t.Errorf("p(first draw is position 2) = %.3f, want 0.5", p)
 	}
 }
+
+// The streaming margin and entropy confidences equal those of the materialised distribution.
+func TestSoftmaxConfidences(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 50 {
+		logits := make([]float32, 2+rng.IntN(60))
+		p := make([]float64, len(logits))
+		for i := range logits {
+			logits[i] = float32(8 * rng.NormFloat64())
+			p[i] = float64(logits[i])
+		}
+		softmaxInPlace(p)
+		p1, p2 := topTwo(p)
+		var h float64
+		for _, q := range p {
+			h += q * math.Log(q+1e-10)
+		}
+		if got := softmaxMargin(logits); math.Abs(got-(p1-p2)) > 1e-12 {
+			t.Errorf("softmaxMargin = %g, want %g", got, p1-p2)
+		}
+		if got := softmaxNegEntropy(logits); math.Abs(got-h) > 1e-12 {
+			t.Errorf("softmaxNegEntropy = %g, want %g", got, h)
+		}
+	}
+}

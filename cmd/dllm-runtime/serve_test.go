@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -31,8 +32,6 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"dllm.dev/dllm-operator/runtime/contract"
 	"dllm.dev/dllm-operator/runtime/sampler"
@@ -71,7 +70,11 @@ func TestServeEndToEndAndGracefulShutdown(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	base, stop := startServe(t, cfg, &serveFlags{grace: 20 * time.Second})
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := writeFile(tokenFile, "s3cret\n"); err != nil {
+		t.Fatal(err)
+	}
+	base, stop := startServe(t, cfg, &serveFlags{grace: 20 * time.Second, adminToken: tokenFile})
 	client := openai.NewClient(option.WithBaseURL(base+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
 	c, err := client.Completions.New(context.Background(), openai.CompletionNewParams{Model: "tiny",
 		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("hello")}})
@@ -82,6 +85,50 @@ func TestServeEndToEndAndGracefulShutdown(t *testing.T) {
 		t.Errorf("completion %+v", c)
 	}
 	checkMetrics(t, base)
+
+	chat, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "tiny",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	if err != nil || len(chat.Choices) != 1 || chat.Choices[0].Message.Role != "assistant" {
+		t.Errorf("chat: %+v, %v", chat, err)
+	}
+	var apiErr *openai.Error
+	_, err = client.Completions.New(context.Background(), openai.CompletionNewParams{Model: "tiny",
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("x")}, Temperature: openai.Float(-1)})
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || apiErr.Param != "temperature" {
+		t.Errorf("invalid temperature: %v, want 400 naming temperature", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err = client.Completions.New(ctx, openai.CompletionNewParams{Model: "tiny",
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("cancel me")}, MaxTokens: openai.Int(2000)},
+		option.WithJSONSet("dllm", map[string]any{"steps": 2000, "block_length": 2000}))
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancelled request: %v", err)
+	}
+
+	// A live PUT of cache settings applies to later requests, under the next generation.
+	req, _ := http.NewRequest(http.MethodPut, base+contract.AdminCachePath,
+		strings.NewReader(`{"enabled":true,"promptRefreshInterval":6,"responseRefreshInterval":3,"transferPercent":50}`))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT %s: %v %v", contract.AdminCachePath, resp, err)
+	}
+	_ = resp.Body.Close()
+	live := map[string]string{"prompt_interval": "6", "response_interval": "3", "transfer_percent": "50", "generation": "2"}
+	if v, ok := metricValue(t, base, contract.MetricCacheSettings, live); !ok || v != 1 {
+		t.Errorf("after the PUT, %s%v = %v (present %v), want 1", contract.MetricCacheSettings, live, v, ok)
+	}
+	refreshes := map[string]string{"kind": "prompt"}
+	before, _ := metricValue(t, base, contract.MetricCacheRefreshes, refreshes)
+	if _, err := client.Completions.New(context.Background(), openai.CompletionNewParams{Model: "tiny",
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("after the change")}}); err != nil {
+		t.Fatal(err)
+	}
+	// 8 steps with K_p 6 refresh the prompt at passes 1 and 7.
+	if after, _ := metricValue(t, base, contract.MetricCacheRefreshes, refreshes); after-before != 2 {
+		t.Errorf("a request after the PUT refreshed the prompt %v times, want 2 (K_p 6 over 8 passes)", after-before)
+	}
 
 	// A streamed request in flight when the stop comes still completes.
 	stream := client.Completions.NewStreaming(context.Background(), openai.CompletionNewParams{Model: "tiny",
@@ -153,43 +200,41 @@ func TestServeRejectsBadConfig(t *testing.T) {
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
 
+// metricValue returns the value of the first series of name whose labels include labels
+// (a histogram's sample count), from the server at base.
+func metricValue(t *testing.T, base, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	families, err := scrape(context.Background(), http.DefaultClient, base+contract.MetricsPath)
+	if err != nil {
+		t.Fatalf("scrape metrics: %v", err)
+	}
+	f, ok := families[name]
+	if !ok {
+		return 0, false
+	}
+metrics:
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
+				continue metrics
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
 // checkMetrics scrapes the server after one cached request and checks the contract's metrics
 // with the Prometheus text parser.
 func checkMetrics(t *testing.T, base string) {
 	t.Helper()
-	r, err := http.Get(base + contract.MetricsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(r.Body)
-	if err != nil {
-		t.Fatalf("parse metrics: %v", err)
-	}
-	value := func(name string, labels map[string]string) (float64, bool) {
-		f, ok := families[name]
-		if !ok {
-			return 0, false
-		}
-	metrics:
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
-					continue metrics
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue(), true
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue(), true
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount()), true
-			}
-		}
-		return 0, false
-	}
 	for _, c := range []struct {
 		name   string
 		labels map[string]string
@@ -207,7 +252,7 @@ func checkMetrics(t *testing.T, base string) {
 		{contract.MetricQueueDepth, nil, 0},
 		{contract.MetricInFlight, nil, 0},
 	} {
-		v, ok := value(c.name, c.labels)
+		v, ok := metricValue(t, base, c.name, c.labels)
 		if !ok || v < c.min {
 			t.Errorf("metric %s%v = %v (present %v), want at least %v", c.name, c.labels, v, ok, c.min)
 		}

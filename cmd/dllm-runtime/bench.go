@@ -91,7 +91,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.set.ResponseInterval, "cache-response-interval", 7, "dLLM-Cache K_r.")
 	fs.Float64Var(&f.set.TransferRatio, "cache-transfer-ratio", 0.25, "dLLM-Cache rho.")
 	fs.BoolVar(&f.set.RefreshAtBlocks, "cache-refresh-at-blocks", false, "dLLM-Cache: also refresh at every block start.")
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "Write a CPU profile (pprof) of the cached runs to this file.")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "Write a CPU profile (pprof) of the last cached run to this file.")
 	fs.Usage = func() {
 		say(fs.Output(), "Usage: dllm-runtime bench --model DIR [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -195,7 +195,11 @@ func bench(ctx context.Context, f *benchFlags, stderr io.Writer) (*benchResult, 
 			return nil, err
 		}
 		if prof != nil {
-			// Only the cached runs are profiled; one profile spans all of them.
+			// Only the cached runs are profiled, and the file keeps the last one (each
+			// profile is a complete file: several would not parse as one).
+			if err := truncate(prof); err != nil {
+				return nil, fmt.Errorf("cpu profile: %w", err)
+			}
 			if err := pprof.StartCPUProfile(prof); err != nil {
 				return nil, fmt.Errorf("cpu profile: %w", err)
 			}
@@ -246,4 +250,13 @@ func agreement(a, b []int) float64 {
 		}
 	}
 	return float64(same) / float64(len(a))
+}
+
+// truncate empties f and rewinds it.
+func truncate(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return err
 }

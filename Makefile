@@ -85,7 +85,9 @@ FUZZ_TARGETS := \
 	./runtime/tokenizer/:FuzzLoad \
 	./runtime/backend/cpu/:FuzzMatMul \
 	./runtime/sampler/:FuzzLLaDA \
-	./runtime/server/:FuzzRequestParsing
+	./runtime/server/:FuzzRequestParsing \
+	./runtime/hub/:FuzzParseSource \
+	./runtime/hub/:FuzzParseRevision
 FUZZTIME_TEST ?= 3s
 
 .PHONY: fuzz

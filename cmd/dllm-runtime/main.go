@@ -31,7 +31,12 @@ limitations under the License.
 //	dllm-runtime serve --config FILE
 //
 // serves the OpenAI-compatible API (runtime/server) for the model and settings a runtime
-// configuration (runtime/contract) names, until SIGTERM, then drains in-flight requests.
+// configuration (runtime/contract) names, until SIGTERM, then drains in-flight requests;
+//
+//	dllm-runtime pull SOURCE --dir DIR
+//
+// downloads an hf:// source into DIR (runtime/hub), or checks a file://, pvc:// or oci://
+// source in place, and prints the checkpoint folder.
 package main
 
 import (
@@ -58,6 +63,7 @@ Commands:
   bench       time the exact and the dLLM-Cache path back to back on a checkpoint
   generate    denoise a response to a prompt with a checkpoint, on the CPU
   loadgen     drive a server with concurrent clients and print throughput and latency
+  pull        fetch a model from the Hugging Face Hub (verified, resumable), or check a folder
   serve       serve the OpenAI-compatible API for the model a runtime config names
   testmodel   write a tiny checkpoint with seeded random weights, in the Hugging Face layout
 
@@ -85,6 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stdout, stderr)
 	case "loadgen":
 		return runLoadgen(args[1:], stdout, stderr)
+	case contract.PullCommand:
+		return runPull(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		say(stdout, "%s", usage)
 		return exitOK

@@ -59,4 +59,17 @@ const (
 	ServeCommand = "serve"
 	// ConfigFlag is the flag that names the configuration file.
 	ConfigFlag = "--config"
+
+	// PullCommand is the runtime subcommand that fetches a model source into a folder, or
+	// checks one in place: PullCommand SOURCE DirFlag DIR.
+	PullCommand = "pull"
+	// DirFlag names the folder PullCommand fills (hf://) or where the source is mounted
+	// (pvc://, oci://).
+	DirFlag = "--dir"
+	// TokenFileFlag names a file holding the Hugging Face token of PullCommand.
+	TokenFileFlag = "--token-file"
+	// HubTokenEnv is the environment variable PullCommand reads the Hugging Face token from
+	// when no token file is given; HubEndpointEnv overrides the Hub's address (mirrors).
+	HubTokenEnv    = "HF_TOKEN"
+	HubEndpointEnv = "HF_ENDPOINT"
 )

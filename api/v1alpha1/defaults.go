@@ -20,11 +20,13 @@ package v1alpha1
 // never written into stored objects. The CEL rules on GenerationSpec and CacheSpec restate some of them;
 // the integration tests check that the two agree.
 const (
-	DefaultDType        = DTypeBFloat16
-	DefaultReplicas     = int32(1)
-	DefaultPort         = int32(8000)
-	DefaultMaxBatchSize = int32(8)
-	DefaultMaxQueue     = int32(64)
+	DefaultDType = DTypeBFloat16
+	// DefaultTokenSecretKey is the Secret key of spec.model.tokenSecretRef when it names none.
+	DefaultTokenSecretKey = "token"
+	DefaultReplicas       = int32(1)
+	DefaultPort           = int32(8000)
+	DefaultMaxBatchSize   = int32(8)
+	DefaultMaxQueue       = int32(64)
 
 	DefaultMinReplicas        = int32(1)
 	DefaultAutoscalingMetric  = AutoscalingMetricSaturation

@@ -90,6 +90,9 @@ const (
 )
 
 // ModelSpec names the checkpoint a DLLMService serves.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.tokenSecretRef) || self.source.startsWith('hf://')",message="spec.model.tokenSecretRef applies only to hf:// sources"
+// +kubebuilder:validation:XValidation:rule="!has(self.cacheClaimName) || self.source.startsWith('hf://')",message="spec.model.cacheClaimName applies only to hf:// sources"
 type ModelSpec struct {
 	// family is the model architecture: LLaDA or Dream. The runtime checks it against the
 	// checkpoint's config.json when it loads the weights.
@@ -115,6 +118,36 @@ type ModelSpec struct {
 	// dtype is the format the runtime computes in. Defaults to BFloat16.
 	// +optional
 	DType DType `json:"dtype,omitempty"`
+
+	// tokenSecretRef names the Secret key holding a Hugging Face token, for gated or private
+	// hf:// repositories. The token reaches only the init container that pulls the weights.
+	// +optional
+	TokenSecretRef *SecretKeyRef `json:"tokenSecretRef,omitempty"`
+
+	// cacheClaimName names a PersistentVolumeClaim in the same namespace that hf:// weights are
+	// pulled into, so restarts and further replicas find them there and download nothing. A
+	// ReadWriteMany claim is one cache for every replica; a ReadWriteOnce claim pins the
+	// replicas to the node that mounts it. Without it each Pod pulls into an emptyDir.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	CacheClaimName string `json:"cacheClaimName,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret in the DLLMService's namespace.
+type SecretKeyRef struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+
+	// key is the key within the Secret. Defaults to "token".
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
 }
 
 // Backend is the compute backend of the runtime.

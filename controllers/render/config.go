@@ -153,25 +153,35 @@ type location struct {
 	readOnly bool
 	// dir is the checkpoint folder inside the container.
 	dir string
+	// pull says an init container fills the volume (hf:// sources).
+	pull bool
 }
 
 const modelVolume = "model"
 
-// modelLocation maps spec.model.source to a volume and a folder. The API server has checked the
+// modelLocation maps spec.model.source to a volume and a folder; cacheClaim, when set, is the
+// PersistentVolumeClaim an hf:// source is pulled into. The API server has checked the
 // source's form already; the checks here guard objects stored before a schema change.
-func modelLocation(source string) (location, error) {
+func modelLocation(source, cacheClaim string) (location, error) {
 	scheme, rest, ok := strings.Cut(source, "://")
 	if !ok || rest == "" || strings.Contains("/"+rest+"/", "/../") {
 		return location{}, fmt.Errorf("spec.model.source: %q is not a valid model source", source)
 	}
 	switch scheme {
 	case "hf":
-		// Downloaded into a Pod-local volume at start-up.
-		repo, _, _ := strings.Cut(rest, "@")
-		return location{
-			volume: corev1ac.Volume().WithName(modelVolume).WithEmptyDir(corev1ac.EmptyDirVolumeSource()),
-			dir:    path.Join(contract.ModelsDir, repo),
-		}, nil
+		// Pulled by an init container into a Pod-local volume, or into a claim that keeps the
+		// download for restarts and other replicas. Each revision has its own folder, so
+		// services on different revisions can share a claim.
+		repo, rev, ok := strings.Cut(rest, "@")
+		if !ok {
+			rev = "main"
+		}
+		vol := corev1ac.Volume().WithName(modelVolume).WithEmptyDir(corev1ac.EmptyDirVolumeSource())
+		if cacheClaim != "" {
+			vol = corev1ac.Volume().WithName(modelVolume).WithPersistentVolumeClaim(
+				corev1ac.PersistentVolumeClaimVolumeSource().WithClaimName(cacheClaim))
+		}
+		return location{volume: vol, readOnly: true, pull: true, dir: path.Join(contract.ModelsDir, "hf", repo, rev)}, nil
 	case "pvc":
 		claim, sub, _ := strings.Cut(rest, "/")
 		return location{

@@ -20,6 +20,7 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -39,6 +40,8 @@ const (
 	terminationGracePeriodSeconds = int64(60)
 
 	containerName = "runtime"
+	// PullContainerName is the init container that pulls hf:// weights.
+	PullContainerName = "pull"
 	configVolume  = "config"
 	tmpVolume     = "tmp"
 )
@@ -90,6 +93,9 @@ func podSpec(svc *v1alpha1.DLLMService, image string, loc location) *corev1ac.Po
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
 		WithContainers(container(svc, image, loc)).
 		WithVolumes(volumes...)
+	if loc.pull {
+		pod.WithInitContainers(pullContainer(svc, image, loc))
+	}
 	if gpu := svc.Spec.GPU; gpu != nil {
 		pod.WithNodeSelector(map[string]string{GPUProductLabel: gpuProducts[gpu.Type]}).
 			// GPU nodes are commonly tainted so that only Pods asking for GPUs land there.
@@ -138,6 +144,38 @@ func container(svc *v1alpha1.DLLMService, image string, loc location) *corev1ac.
 			WithRunAsNonRoot(true).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))).
 		WithVolumeMounts(mounts...)
+}
+
+// pullContainer is the init container that pulls an hf:// source into the model volume
+// (dllm-runtime pull: verified, resumable, a no-op when the volume already holds the commit).
+// The Hub token, when the spec names one, reaches this container alone. A failed pull's last
+// log lines become its termination message, which the status reports.
+func pullContainer(svc *v1alpha1.DLLMService, image string, loc location) *corev1ac.ContainerApplyConfiguration {
+	c := corev1ac.Container().
+		WithName(PullContainerName).
+		WithImage(image).
+		WithImagePullPolicy(corev1.PullIfNotPresent).
+		WithArgs(contract.PullCommand, svc.Spec.Model.Source, contract.DirFlag, loc.dir).
+		WithTerminationMessagePolicy(corev1.TerminationMessageFallbackToLogsOnError).
+		// Downloading is network- and disk-bound; the requests only keep it schedulable.
+		WithResources(corev1ac.ResourceRequirements().WithRequests(corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("250m"),
+			corev1.ResourceMemory: resource.MustParse("256Mi"),
+		})).
+		WithSecurityContext(corev1ac.SecurityContext().
+			WithAllowPrivilegeEscalation(false).
+			WithReadOnlyRootFilesystem(true).
+			WithRunAsNonRoot(true).
+			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))).
+		WithVolumeMounts(
+			corev1ac.VolumeMount().WithName(modelVolume).WithMountPath(contract.ModelsDir),
+			corev1ac.VolumeMount().WithName(tmpVolume).WithMountPath("/tmp"))
+	if ref := svc.Spec.Model.TokenSecretRef; ref != nil {
+		c.WithEnv(corev1ac.EnvVar().WithName(contract.HubTokenEnv).WithValueFrom(
+			corev1ac.EnvVarSource().WithSecretKeyRef(corev1ac.SecretKeySelector().
+				WithName(ref.Name).WithKey(or(ref.Key, v1alpha1.DefaultTokenSecretKey)))))
+	}
+	return c
 }
 
 // resources are spec.runtime.resources with the GPUs of spec.gpu added as limits (extended

@@ -82,7 +82,7 @@ func All(svc *v1alpha1.DLLMService, opts Options) (*Objects, error) {
 	if gpu := svc.Spec.GPU; gpu != nil && gpuProducts[gpu.Type] == "" {
 		return nil, fmt.Errorf("spec.gpu.type: %q is not a known GPU type", gpu.Type)
 	}
-	loc, err := modelLocation(svc.Spec.Model.Source)
+	loc, err := modelLocation(svc.Spec.Model.Source, svc.Spec.Model.CacheClaimName)
 	if err != nil {
 		return nil, err
 	}

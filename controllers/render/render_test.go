@@ -96,6 +96,10 @@ var goldenCases = []struct {
 		})},
 	{name: "cuda-hf-autotune-queuedepth", svc: dllmService("llada-chat",
 		withSource("hf://GSAI-ML/LLaDA-8B-Instruct@main"),
+		func(svc *v1alpha1.DLLMService) {
+			svc.Spec.Model.TokenSecretRef = &v1alpha1.SecretKeyRef{Name: "hf-token"}
+			svc.Spec.Model.CacheClaimName = "model-cache"
+		},
 		withGPU(v1alpha1.GPUTypeL40S, 1),
 		withAutoscaling(v1alpha1.AutoscalingSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 10, Metric: v1alpha1.AutoscalingMetricQueueDepth, Target: 6}),
 		withCache(v1alpha1.CacheSpec{
@@ -157,7 +161,7 @@ func TestAllGolden(t *testing.T) {
 // validation, defaults included.
 func TestRuntimeConfigValid(t *testing.T) {
 	for _, tc := range goldenCases {
-		loc, err := modelLocation(tc.svc.Spec.Model.Source)
+		loc, err := modelLocation(tc.svc.Spec.Model.Source, tc.svc.Spec.Model.CacheClaimName)
 		if err != nil {
 			t.Fatalf("%s: modelLocation: %v", tc.name, err)
 		}
@@ -193,25 +197,30 @@ func TestAllErrors(t *testing.T) {
 
 func TestModelLocation(t *testing.T) {
 	tests := []struct {
-		source, wantDir string
-		wantVolume      bool
-		wantReadOnly    bool
+		source, claim, wantDir string
+		wantVolume             bool
+		wantReadOnly, wantPull bool
 	}{
-		{"hf://GSAI-ML/LLaDA-8B-Instruct@v1.0", "/models/GSAI-ML/LLaDA-8B-Instruct", true, false},
-		{"pvc://cache", "/models", true, true},
-		{"pvc://cache/org/name/", "/models/org/name", true, true},
-		{"file:///opt/models/x/", "/opt/models/x", false, false},
-		{"oci://registry.example/m:v1", "/models", true, true},
+		{"hf://GSAI-ML/LLaDA-8B-Instruct@v1.0", "", "/models/hf/GSAI-ML/LLaDA-8B-Instruct/v1.0", true, true, true},
+		{"hf://GSAI-ML/LLaDA-8B-Instruct", "model-cache", "/models/hf/GSAI-ML/LLaDA-8B-Instruct/main", true, true, true},
+		{"hf://org/name@refs/pr/2", "", "/models/hf/org/name/refs/pr/2", true, true, true},
+		{"pvc://cache", "", "/models", true, true, false},
+		{"pvc://cache/org/name/", "", "/models/org/name", true, true, false},
+		{"file:///opt/models/x/", "", "/opt/models/x", false, false, false},
+		{"oci://registry.example/m:v1", "", "/models", true, true, false},
 	}
 	for _, tc := range tests {
-		loc, err := modelLocation(tc.source)
+		loc, err := modelLocation(tc.source, tc.claim)
 		if err != nil {
 			t.Errorf("modelLocation(%q) error: %v", tc.source, err)
 			continue
 		}
-		if loc.dir != tc.wantDir || (loc.volume != nil) != tc.wantVolume || loc.readOnly != tc.wantReadOnly {
-			t.Errorf("modelLocation(%q) = dir %q, volume %t, readOnly %t; want %q, %t, %t",
-				tc.source, loc.dir, loc.volume != nil, loc.readOnly, tc.wantDir, tc.wantVolume, tc.wantReadOnly)
+		if loc.dir != tc.wantDir || (loc.volume != nil) != tc.wantVolume || loc.readOnly != tc.wantReadOnly || loc.pull != tc.wantPull {
+			t.Errorf("modelLocation(%q) = dir %q, volume %t, readOnly %t, pull %t; want %q, %t, %t, %t",
+				tc.source, loc.dir, loc.volume != nil, loc.readOnly, loc.pull, tc.wantDir, tc.wantVolume, tc.wantReadOnly, tc.wantPull)
+		}
+		if claim := tc.claim; claim != "" && (loc.volume.PersistentVolumeClaim == nil || *loc.volume.PersistentVolumeClaim.ClaimName != claim) {
+			t.Errorf("modelLocation(%q, %q): volume %+v, want the claim", tc.source, claim, loc.volume)
 		}
 	}
 }
@@ -287,7 +296,7 @@ func FuzzModelLocation(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, source string) {
-		loc, err := modelLocation(source)
+		loc, err := modelLocation(source, "")
 		if err != nil {
 			if !strings.Contains(err.Error(), "spec.model.source") {
 				t.Fatalf("modelLocation(%q) error %q does not name spec.model.source", source, err)

@@ -122,8 +122,8 @@ func TestPullAndNoOp(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".dllm-pull.partial")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the partial folder is left behind: %v", err)
+	if parts, _ := filepath.Glob(filepath.Join(dir, ".dllm-pull.partial", "*.part")); len(parts) > 0 {
+		t.Errorf("partial downloads left behind: %v", parts)
 	}
 
 	before := h.Downloads(shard)
@@ -309,5 +309,28 @@ func TestParseRevisionRefuses(t *testing.T) {
 		if _, err := hub.ParseRevision([]byte(body)); err == nil || !strings.Contains(err.Error(), says) {
 			t.Errorf("ParseRevision(%s) = %v, want an error saying %q", body, err, says)
 		}
+	}
+}
+
+// Pods sharing a cache volume pull into one folder one at a time: each file is downloaded
+// once, and every pull ends with the complete checkpoint.
+func TestConcurrentPullsShareAFolder(t *testing.T) {
+	h, src := fixture(t)
+	dir := t.TempDir()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := client(t, h, "", nil).Pull(context.Background(), hub.Source{Repo: "org/tiny", Revision: "main"}, dir)
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameFiles(t, src, dir)
+	if n := h.Downloads(shard); n != 1 {
+		t.Errorf("%s downloaded %d times by three pulls into one folder, want 1", shard, n)
 	}
 }

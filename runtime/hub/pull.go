@@ -84,13 +84,20 @@ func (c *Client) Pull(ctx context.Context, src Source, dir string) (*Result, err
 		return nil, fmt.Errorf("%w: %s at commit %s has no config.json or no .safetensors files", ErrNotCheckpoint, src, rev.Commit)
 	}
 	res := &Result{Manifest: Manifest{Source: src.String(), Commit: rev.Commit, Files: files}}
+	if err := os.MkdirAll(filepath.Join(dir, partialDir), 0o755); err != nil {
+		return nil, fmt.Errorf("pull %s: %w", src, err)
+	}
+	unlock, err := lockFile(ctx, filepath.Join(dir, partialDir, "lock"), func() {
+		c.o.Log.Info("waiting for another pull into the same folder", "dir", dir)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: lock %s: %w", src, dir, err)
+	}
+	defer unlock()
 	if upToDate(dir, res.Manifest) {
 		res.UpToDate = true
 		c.o.Log.Info("model already pulled", "source", src.String(), "commit", rev.Commit, "dir", dir)
 		return res, nil
-	}
-	if err := os.MkdirAll(filepath.Join(dir, partialDir), 0o755); err != nil {
-		return nil, fmt.Errorf("pull %s: %w", src, err)
 	}
 	// An earlier manifest no longer describes the folder once a file changes.
 	if err := os.Remove(filepath.Join(dir, ManifestFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -110,7 +117,6 @@ func (c *Client) Pull(ctx context.Context, src Source, dir string) (*Result, err
 	if err := writeManifest(dir, res.Manifest); err != nil {
 		return nil, fmt.Errorf("pull %s: %w", src, err)
 	}
-	_ = os.Remove(filepath.Join(dir, partialDir)) // empty now; leave it if something else is there
 	res.Downloaded = p.fetched.Load()
 	secs := time.Since(p.start).Seconds()
 	c.o.Log.Info("model pulled", "source", src.String(), "commit", rev.Commit, "bytes", p.total,

@@ -163,6 +163,8 @@ func TestCreateRendersChildren(t *testing.T) {
 	svc := dllmService(ns, func(s *v1alpha1.DLLMService) {
 		s.Spec.GPU = &v1alpha1.GPUSpec{Type: v1alpha1.GPUTypeA100_80G, Count: 2}
 		s.Spec.Runtime.Resources = &corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Gi")}}
+		s.Spec.Model.TokenSecretRef = &v1alpha1.SecretKeyRef{Name: "hf", Key: "hf-token"}
+		s.Spec.Model.CacheClaimName = "models"
 	})
 	create(t, svc)
 
@@ -187,6 +189,29 @@ func TestCreateRendersChildren(t *testing.T) {
 	if got := c.Resources.Requests[corev1.ResourceMemory]; got.String() != "32Gi" {
 		t.Errorf("memory request = %s, want the spec's 32Gi", got.String())
 	}
+	// The weights are pulled into the cache claim by an init container that alone sees the token.
+	modelDir := "/models/hf/GSAI-ML/LLaDA-8B-Instruct/main"
+	if len(pod.InitContainers) != 1 {
+		t.Fatalf("init containers %+v, want the pull container", pod.InitContainers)
+	}
+	pull := pod.InitContainers[0]
+	if want := []string{contract.PullCommand, svc.Spec.Model.Source, contract.DirFlag, modelDir}; pull.Name != render.PullContainerName ||
+		pull.Image != testRuntimeImage || !slices.Equal(pull.Args, want) {
+		t.Errorf("pull container %s %s %q, want %s %s %q", pull.Name, pull.Image, pull.Args, render.PullContainerName, testRuntimeImage, want)
+	}
+	if len(pull.Env) != 1 || pull.Env[0].Name != contract.HubTokenEnv || pull.Env[0].ValueFrom == nil ||
+		pull.Env[0].ValueFrom.SecretKeyRef.Name != "hf" || pull.Env[0].ValueFrom.SecretKeyRef.Key != "hf-token" || len(c.Env) != 0 {
+		t.Errorf("pull env %+v, runtime env %+v; want %s from Secret hf key hf-token in the pull container only", pull.Env, c.Env, contract.HubTokenEnv)
+	}
+	var claim string
+	for _, v := range pod.Volumes {
+		if v.Name == "model" && v.PersistentVolumeClaim != nil {
+			claim = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	if claim != "models" {
+		t.Errorf("volumes %+v, want the model volume on claim models", pod.Volumes)
+	}
 	if got := pod.NodeSelector[render.GPUProductLabel]; got != "NVIDIA-A100-SXM4-80GB" {
 		t.Errorf("node selector %s = %q, want NVIDIA-A100-SXM4-80GB", render.GPUProductLabel, got)
 	}
@@ -206,8 +231,9 @@ func TestCreateRendersChildren(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the rendered runtime config does not parse: %v", err)
 	}
-	if cfg.Model.GPUs != 2 || cfg.Model.Backend != contract.BackendCUDA || cfg.Cache.PromptRefreshInterval != int(v1alpha1.DefaultPromptRefreshInterval) {
-		t.Errorf("runtime config = %+v; want 2 CUDA GPUs and the default K_p", cfg)
+	if cfg.Model.GPUs != 2 || cfg.Model.Backend != contract.BackendCUDA || cfg.Cache.PromptRefreshInterval != int(v1alpha1.DefaultPromptRefreshInterval) ||
+		cfg.Model.Dir != modelDir {
+		t.Errorf("runtime config = %+v; want 2 CUDA GPUs, the default K_p and the model in %s", cfg, modelDir)
 	}
 
 	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svc.Name}}

@@ -62,6 +62,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.PercentRangeApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RuntimeSpec"):
 		return &apiv1alpha1.RuntimeSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SecretKeyRef"):
+		return &apiv1alpha1.SecretKeyRefApplyConfiguration{}
 
 	}
 	return nil

@@ -255,6 +255,9 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: dev.dllm.dllm-operator.api.v1alpha1.ModelSpec
   map:
     fields:
+    - name: cacheClaimName
+      type:
+        scalar: string
     - name: dtype
       type:
         namedType: dev.dllm.dllm-operator.api.v1alpha1.DType
@@ -264,6 +267,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: source
       type:
         scalar: string
+    - name: tokenSecretRef
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.SecretKeyRef
 - name: dev.dllm.dllm-operator.api.v1alpha1.PercentRange
   map:
     fields:
@@ -296,6 +302,15 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: resources
       type:
         namedType: io.k8s.api.core.v1.ResourceRequirements
+- name: dev.dllm.dllm-operator.api.v1alpha1.SecretKeyRef
+  map:
+    fields:
+    - name: key
+      type:
+        scalar: string
+    - name: name
+      type:
+        scalar: string
 - name: io.k8s.api.core.v1.ResourceClaim
   map:
     fields:

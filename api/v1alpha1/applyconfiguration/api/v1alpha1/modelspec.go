@@ -38,6 +38,14 @@ type ModelSpecApplyConfiguration struct {
 	Source *string `json:"source,omitempty"`
 	// dtype is the format the runtime computes in. Defaults to BFloat16.
 	DType *apiv1alpha1.DType `json:"dtype,omitempty"`
+	// tokenSecretRef names the Secret key holding a Hugging Face token, for gated or private
+	// hf:// repositories. The token reaches only the init container that pulls the weights.
+	TokenSecretRef *SecretKeyRefApplyConfiguration `json:"tokenSecretRef,omitempty"`
+	// cacheClaimName names a PersistentVolumeClaim in the same namespace that hf:// weights are
+	// pulled into, so restarts and further replicas find them there and download nothing. A
+	// ReadWriteMany claim is one cache for every replica; a ReadWriteOnce claim pins the
+	// replicas to the node that mounts it. Without it each Pod pulls into an emptyDir.
+	CacheClaimName *string `json:"cacheClaimName,omitempty"`
 }
 
 // ModelSpecApplyConfiguration constructs a declarative configuration of the ModelSpec type for use with
@@ -67,5 +75,21 @@ func (b *ModelSpecApplyConfiguration) WithSource(value string) *ModelSpecApplyCo
 // If called multiple times, the DType field is set to the value of the last call.
 func (b *ModelSpecApplyConfiguration) WithDType(value apiv1alpha1.DType) *ModelSpecApplyConfiguration {
 	b.DType = &value
+	return b
+}
+
+// WithTokenSecretRef sets the TokenSecretRef field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the TokenSecretRef field is set to the value of the last call.
+func (b *ModelSpecApplyConfiguration) WithTokenSecretRef(value *SecretKeyRefApplyConfiguration) *ModelSpecApplyConfiguration {
+	b.TokenSecretRef = value
+	return b
+}
+
+// WithCacheClaimName sets the CacheClaimName field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CacheClaimName field is set to the value of the last call.
+func (b *ModelSpecApplyConfiguration) WithCacheClaimName(value string) *ModelSpecApplyConfiguration {
+	b.CacheClaimName = &value
 	return b
 }

@@ -29,14 +29,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
 	"dllm.dev/dllm-operator/controllers/render"
@@ -47,7 +50,7 @@ import (
 const FieldOwner = "dllm-operator"
 
 // DLLMServiceReconciler reconciles DLLMService objects into runtime ConfigMaps, Deployments,
-// Services and HorizontalPodAutoscalers.
+// Services and HorizontalPodAutoscalers, and reads the runtime Pods' states into the status.
 type DLLMServiceReconciler struct {
 	client.Client
 	// Recorder records events for condition transitions.
@@ -62,6 +65,7 @@ type DLLMServiceReconciler struct {
 // +kubebuilder:rbac:groups=serving.dllm.dev,resources=dllmservices/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -85,6 +89,9 @@ func (r *DLLMServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		obs.applyErr = r.applyChildren(ctx, svc, objs)
 	}
 	if obs.deployment, err = r.observeDeployment(ctx, svc); err != nil {
+		return ctrl.Result{}, err
+	}
+	if obs.pods, err = r.observePods(ctx, svc); err != nil {
 		return ctrl.Result{}, err
 	}
 
@@ -150,6 +157,26 @@ func (r *DLLMServiceReconciler) observeDeployment(ctx context.Context, svc *v1al
 	return dep, nil
 }
 
+// observePods returns the runtime Pods of svc, whose container states tell a download from a
+// load.
+func (r *DLLMServiceReconciler) observePods(ctx context.Context, svc *v1alpha1.DLLMService) ([]corev1.Pod, error) {
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(svc.Namespace), client.MatchingLabels(render.SelectorLabels(svc))); err != nil {
+		return nil, fmt.Errorf("list Pods: %w", err)
+	}
+	return pods.Items, nil
+}
+
+// podOwner maps a runtime Pod to its DLLMService, from the label every runtime Pod carries
+// (Pods belong to ReplicaSets, so no ownerReference leads to the service).
+func podOwner(_ context.Context, obj client.Object) []reconcile.Request {
+	name, ok := obj.GetLabels()[render.LabelDLLMService]
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
 func (r *DLLMServiceReconciler) now() time.Time {
 	if r.Now != nil {
 		return r.Now()
@@ -167,6 +194,8 @@ func (r *DLLMServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
+		// A Pod's container states change the status (Downloading, Loading, PullFailed).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner)).
 		Named("dllmservice").
 		Complete(r)
 }
@@ -180,5 +209,6 @@ func CacheOptions() cache.Options {
 		&corev1.Service{}:                        managed,
 		&appsv1.Deployment{}:                     managed,
 		&autoscalingv2.HorizontalPodAutoscaler{}: managed,
+		&corev1.Pod{}:                            managed,
 	}}
 }

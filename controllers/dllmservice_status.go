@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +39,8 @@ type observation struct {
 	renderErr error
 	// applyErr is set when applying the children failed (retried).
 	applyErr error
+	// pods are the runtime Pods (any spec), for the phase of those not ready yet.
+	pods []corev1.Pod
 }
 
 // computeStatus derives svc's status from what the reconcile observed. It is pure: the existing
@@ -92,7 +95,59 @@ func conditionsFor(obs observation) (ready, progressing, degraded metav1.Conditi
 			degradedCondition(obs.applyErr, nil)
 	}
 	r := summarize(dep)
+	r.phase = podsPhase(obs.pods)
 	return readyCondition(r), progressingCondition(r), degradedCondition(obs.applyErr, &r)
+}
+
+// podPhase is where the runtime Pods that are not ready yet stand: a reason of ReasonPullFailed,
+// ReasonDownloading or ReasonLoading, and a message naming a Pod; empty when none says more
+// than the Deployment does.
+type podPhase struct {
+	reason, message string
+}
+
+// podsPhase reports the most pressing phase among pods: a failed pull, then a pull under way,
+// then a runtime loading its weights.
+func podsPhase(pods []corev1.Pod) podPhase {
+	rank := map[string]int{v1alpha1.ReasonPullFailed: 3, v1alpha1.ReasonDownloading: 2, v1alpha1.ReasonLoading: 1}
+	var best podPhase
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		if ph := phaseOf(&p); rank[ph.reason] > rank[best.reason] {
+			best = ph
+		}
+	}
+	return best
+}
+
+// phaseOf reads one Pod's container statuses.
+func phaseOf(p *corev1.Pod) podPhase {
+	for _, c := range p.Status.InitContainerStatuses {
+		if c.Name != render.PullContainerName {
+			continue
+		}
+		failed := c.State.Terminated
+		if failed == nil && c.State.Waiting != nil {
+			failed = c.LastTerminationState.Terminated
+		}
+		switch {
+		case failed != nil && failed.ExitCode != 0:
+			return podPhase{v1alpha1.ReasonPullFailed, fmt.Sprintf("Pulling the weights failed in Pod %s (exit code %d, %d restarts): %s",
+				p.Name, failed.ExitCode, c.RestartCount, strings.TrimSpace(failed.Message))}
+		case c.State.Running != nil:
+			return podPhase{v1alpha1.ReasonDownloading, fmt.Sprintf("Pod %s is pulling the weights.", p.Name)}
+		case c.State.Terminated == nil:
+			return podPhase{} // not started yet
+		}
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Running != nil && !c.Ready {
+			return podPhase{v1alpha1.ReasonLoading, fmt.Sprintf("Pod %s is loading the weights and warming up.", p.Name)}
+		}
+	}
+	return podPhase{}
 }
 
 const (
@@ -109,6 +164,7 @@ type rollout struct {
 	progressing      *appsv1.DeploymentCondition
 	deadlineExceeded bool
 	replicaFailure   *appsv1.DeploymentCondition
+	phase            podPhase // of the Pods not ready yet
 }
 
 func summarize(dep *appsv1.Deployment) rollout {
@@ -133,6 +189,8 @@ func readyCondition(r rollout) metav1.Condition {
 		return condition(v1alpha1.ConditionReady, no, v1alpha1.ReasonScaledToZero, "Zero replicas are desired.")
 	case r.rolledOut && r.status.AvailableReplicas > 0:
 		return condition(v1alpha1.ConditionReady, yes, v1alpha1.ReasonAvailable, "%s", r.counts)
+	case r.phase.reason != "":
+		return condition(v1alpha1.ConditionReady, no, r.phase.reason, "%s %s", r.phase.message, r.counts)
 	default:
 		return condition(v1alpha1.ConditionReady, no, v1alpha1.ReasonNoReadyReplicas, "No runtime Pod of the current spec is available yet: %s", r.counts)
 	}
@@ -162,6 +220,8 @@ func degradedCondition(applyErr error, r *rollout) metav1.Condition {
 		return condition(v1alpha1.ConditionDegraded, yes, v1alpha1.ReasonProgressDeadlineExceeded, "%s", r.progressing.Message)
 	case r.replicaFailure != nil:
 		return condition(v1alpha1.ConditionDegraded, yes, v1alpha1.ReasonReplicaFailure, "%s", r.replicaFailure.Message)
+	case r.phase.reason == v1alpha1.ReasonPullFailed:
+		return condition(v1alpha1.ConditionDegraded, yes, v1alpha1.ReasonPullFailed, "%s", r.phase.message)
 	case r.rolledOut && r.status.AvailableReplicas < r.desired && r.progressing != nil && r.progressing.Reason == "NewReplicaSetAvailable":
 		// The rollout finished earlier and Pods have since become unavailable.
 		return condition(v1alpha1.ConditionDegraded, yes, v1alpha1.ReasonReplicasUnavailable, "%s", r.counts)

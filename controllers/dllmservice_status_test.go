@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,40 @@ var (
 	quota          = appsv1.DeploymentCondition{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate", Message: "exceeded quota"}
 )
 
+// pullRunning is a runtime Pod whose pull init container runs.
+func pullRunning(name string) corev1.Pod {
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "pull", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+	return p
+}
+
+// pullFailed is a runtime Pod whose pull failed and waits to be retried.
+func pullFailed(name string) corev1.Pod {
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "pull", RestartCount: 2,
+		State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Message: "hub: unauthorized: check the token\n"}}}}
+	return p
+}
+
+// loading is a runtime Pod past its pull whose runtime container is not ready yet.
+func loading(name string) corev1.Pod {
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "pull", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "runtime", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+	return p
+}
+
+// A failed pull's message reaches the status with the Pod's name and the pull's own words.
+func TestPullFailedMessage(t *testing.T) {
+	r, _, d := conditionsFor(observation{deployment: deployment(1, 1, 1, 0), pods: []corev1.Pod{pullFailed("llada-7f9c-x2")}})
+	for _, c := range []metav1.Condition{r, d} {
+		if !strings.Contains(c.Message, "llada-7f9c-x2") || !strings.Contains(c.Message, "check the token") || !strings.Contains(c.Message, "2 restarts") {
+			t.Errorf("%s message %q, want the Pod, the restarts and the pull's error", c.Type, c.Message)
+		}
+	}
+}
+
 func TestConditionsFor(t *testing.T) {
 	stale := deployment(1, 1, 1, 1)
 	stale.Generation = 3
@@ -92,6 +127,14 @@ func TestConditionsFor(t *testing.T) {
 			v1alpha1.ReasonNoReadyReplicas, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonReplicaFailure, false, true, true},
 		{"scaled to zero", observation{deployment: deployment(0, 0, 0, 0)},
 			v1alpha1.ReasonScaledToZero, v1alpha1.ReasonScaledToZero, v1alpha1.ReasonAsExpected, false, false, false},
+		{"downloading", observation{deployment: deployment(2, 2, 2, 0), pods: []corev1.Pod{pullRunning("a"), loading("b")}},
+			v1alpha1.ReasonDownloading, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonAsExpected, false, true, false},
+		{"loading", observation{deployment: deployment(1, 1, 1, 0), pods: []corev1.Pod{loading("a")}},
+			v1alpha1.ReasonLoading, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonAsExpected, false, true, false},
+		{"pull failed", observation{deployment: deployment(2, 2, 2, 0), pods: []corev1.Pod{pullRunning("a"), pullFailed("b")}},
+			v1alpha1.ReasonPullFailed, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonPullFailed, false, true, true},
+		{"one pod downloading while another serves", observation{deployment: deployment(2, 2, 2, 1), pods: []corev1.Pod{pullRunning("a")}},
+			v1alpha1.ReasonAvailable, v1alpha1.ReasonRolloutInProgress, v1alpha1.ReasonAsExpected, true, true, false},
 	}
 	status := func(b bool) metav1.ConditionStatus {
 		if b {

@@ -43,6 +43,16 @@ const (
 	// ReasonNoReadyReplicas (Ready=False): no runtime Pod of the current spec is ready yet,
 	// usually because weights are downloading or loading.
 	ReasonNoReadyReplicas = "NoReadyReplicas"
+	// ReasonDownloading (Ready=False): a runtime Pod is pulling the model's weights (an hf://
+	// source); the message names the Pod.
+	ReasonDownloading = "Downloading"
+	// ReasonLoading (Ready=False): a runtime Pod has its weights and is loading them and
+	// warming up.
+	ReasonLoading = "Loading"
+	// ReasonPullFailed (Ready=False, Degraded=True): pulling the weights failed; the message
+	// carries the pull's last log lines (a wrong token, a missing revision, a checksum
+	// mismatch). Kubernetes retries the pull with back-off.
+	ReasonPullFailed = "PullFailed"
 	// ReasonScaledToZero (Ready=False, Progressing=False): zero replicas are desired.
 	ReasonScaledToZero = "ScaledToZero"
 	// ReasonRolloutInProgress (Progressing=True): Pods of the current spec are being created,

@@ -42,8 +42,8 @@ const (
 	containerName = "runtime"
 	// PullContainerName is the init container that pulls hf:// weights.
 	PullContainerName = "pull"
-	configVolume  = "config"
-	tmpVolume     = "tmp"
+	configVolume      = "config"
+	tmpVolume         = "tmp"
 )
 
 func deployment(svc *v1alpha1.DLLMService, image string, loc location, configHash string) *appsv1ac.DeploymentApplyConfiguration {

@@ -396,6 +396,66 @@ func TestStatusFollowsDeployment(t *testing.T) {
 	})
 }
 
+// The runtime Pods' container states reach the status: a pull under way (Downloading), a
+// runtime loading its weights (Loading), and a failed pull with its own words (PullFailed).
+func TestStatusFollowsPods(t *testing.T) {
+	ns := newNamespace(t)
+	svc := dllmService(ns)
+	create(t, svc)
+	dep := deploymentOf(t, svc)
+	setDeploymentStatus(t, dep, func(d *appsv1.Deployment) { d.Status.Replicas, d.Status.UpdatedReplicas = 1, 1 })
+
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "llada-abc-1", Labels: dep.Spec.Template.Labels},
+		Spec:       dep.Spec.Template.Spec,
+	}
+	if err := k8s.Create(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	setPodStatus := func(mutate func(*corev1.PodStatus)) {
+		t.Helper()
+		eventually(t, "pod status written", func(ctx context.Context) error {
+			if err := get(ctx, pod); err != nil {
+				return err
+			}
+			mutate(&pod.Status)
+			return k8s.Status().Update(ctx, pod)
+		})
+	}
+	now := metav1.Now()
+	setPodStatus(func(st *corev1.PodStatus) {
+		st.Phase = corev1.PodPending
+		st.InitContainerStatuses = []corev1.ContainerStatus{{Name: render.PullContainerName, Image: testRuntimeImage,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}
+	})
+	waitForStatus(t, svc, "downloading", conditionIs(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonDownloading))
+
+	setPodStatus(func(st *corev1.PodStatus) {
+		st.InitContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+		st.InitContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, Message: "pull hf://GSAI-ML/LLaDA-8B-Instruct@main: hub: unauthorized", StartedAt: now, FinishedAt: now}}
+		st.InitContainerStatuses[0].RestartCount = 1
+	})
+	got := waitForStatus(t, svc, "pull failed", allOf(
+		conditionIs(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonPullFailed),
+		conditionIs(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonPullFailed),
+	))
+	if c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionDegraded); !strings.Contains(c.Message, "hub: unauthorized") {
+		t.Errorf("Degraded message = %q, want the pull's error", c.Message)
+	}
+
+	setPodStatus(func(st *corev1.PodStatus) {
+		st.Phase = corev1.PodRunning
+		st.InitContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{StartedAt: now, FinishedAt: now}}
+		st.ContainerStatuses = []corev1.ContainerStatus{{Name: "runtime", Image: testRuntimeImage,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}
+	})
+	waitForStatus(t, svc, "loading", allOf(
+		conditionIs(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonLoading),
+		conditionIs(v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected),
+	))
+}
+
 func findEvent(ctx context.Context, svc *v1alpha1.DLLMService, reason string) error {
 	var list eventsv1.EventList
 	if err := k8s.List(ctx, &list, client.InNamespace(svc.Namespace)); err != nil {

@@ -107,7 +107,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	case fs.NArg() > 0:
 		problem = fmt.Sprintf("unexpected arguments %q", fs.Args())
 	case f.model == "":
-		problem = "--model is required"
+		problem = errModelRequired
 	case f.promptLen < 1 || f.genLength < 1 || f.steps < 1 || f.repeats < 1:
 		problem = "--prompt-len, --gen-length, --steps and --repeats must be positive"
 	default:

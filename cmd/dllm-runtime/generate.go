@@ -90,7 +90,7 @@ func (g *generateFlags) check(fs *flag.FlagSet) string {
 	case fs.NArg() > 0:
 		return fmt.Sprintf("unexpected arguments %q", fs.Args())
 	case g.model == "":
-		return "--model is required"
+		return errModelRequired
 	case (g.prompt == "") == (g.promptIDs == ""):
 		return "give exactly one of --prompt and --prompt-ids"
 	case g.chat && g.prompt == "":

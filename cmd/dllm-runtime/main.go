@@ -36,7 +36,15 @@ limitations under the License.
 //	dllm-runtime pull SOURCE --dir DIR
 //
 // downloads an hf:// source into DIR (runtime/hub), or checks a file://, pvc:// or oci://
-// source in place, and prints the checkpoint folder.
+// source in place, and prints the checkpoint folder;
+//
+//	dllm-runtime eval --model DIR [--tasks LIST] [--items N] [sampler and cache flags] [--json]
+//
+// scores a checkpoint on held-out items of the synthetic task suite (runtime/tasks), and
+//
+//	dllm-runtime tasks --model DIR [--split train|heldout] [--items N]
+//
+// writes items of the suite, tokenized, as JSON lines (the training data).
 package main
 
 import (
@@ -50,6 +58,9 @@ import (
 	"dllm.dev/dllm-operator/runtime/testmodel"
 )
 
+// errModelRequired is the usage problem of a command run without its checkpoint.
+const errModelRequired = "--model is required"
+
 // Exit codes.
 const (
 	exitOK    = 0
@@ -61,10 +72,12 @@ const usage = `Usage: dllm-runtime <command> [flags]
 
 Commands:
   bench       time the exact and the dLLM-Cache path back to back on a checkpoint
+  eval        score a checkpoint on held-out items of the task suite
   generate    denoise a response to a prompt with a checkpoint, on the CPU
   loadgen     drive a server with concurrent clients and print throughput and latency
   pull        fetch a model from the Hugging Face Hub (verified, resumable), or check a folder
   serve       serve the OpenAI-compatible API for the model a runtime config names
+  tasks       write items of the task suite as JSON lines (training data)
   testmodel   write a tiny checkpoint with seeded random weights, in the Hugging Face layout
 
 Run "dllm-runtime <command> -h" for the flags of a command.
@@ -93,6 +106,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runLoadgen(args[1:], stdout, stderr)
 	case contract.PullCommand:
 		return runPull(args[1:], stdout, stderr)
+	case "eval":
+		return runEval(args[1:], stdout, stderr)
+	case "tasks":
+		return runTasks(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		say(stdout, "%s", usage)
 		return exitOK

@@ -1,0 +1,103 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"dllm.dev/dllm-operator/runtime/tasks"
+	"dllm.dev/dllm-operator/runtime/testmodel"
+	"dllm.dev/dllm-operator/runtime/weights"
+)
+
+// eval runs held-out items of the chosen tasks through the engine, exact and cached, and
+// reports per-task counts; the random test model's answers are noise, so only the harness is
+// checked here.
+func TestEvalCommand(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range [][]string{nil, {"--cache", "--cache-prompt-interval", "4", "--cache-response-interval", "2"}} {
+		var stdout, stderr strings.Builder
+		args := append([]string{"eval", "--model", dir, "--tasks", "add,retrieve", "--items", "3", "--json"}, extra...)
+		if code := run(args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("eval %v: exit %d: %s", extra, code, stderr.String())
+		}
+		var res evalResult
+		if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
+			t.Fatalf("eval --json printed %q: %v", stdout.String(), err)
+		}
+		if len(res.Tasks) != 2 || res.Tasks[0].Task != "add" || res.Tasks[1].Task != "retrieve" || (res.Cache != nil) != (extra != nil) {
+			t.Fatalf("eval %v: %+v", extra, res)
+		}
+		for _, r := range res.Tasks {
+			if r.Items != 3 || r.Correct < 0 || r.Correct > 3 || r.Accuracy != float64(r.Correct)/3 {
+				t.Errorf("eval %v: task %+v", extra, r)
+			}
+		}
+	}
+	var stdout, stderr strings.Builder
+	if code := run([]string{"eval", "--model", dir, "--tasks", "divide"}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), `"divide"`) {
+		t.Errorf("unknown task: exit %d, %q", code, stderr.String())
+	}
+	if code := run([]string{"eval", "--model", dir, "--suite", "mmlu"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("unknown suite: exit %d", code)
+	}
+}
+
+// tasks writes tokenized items, answers padded with end-of-sequence tokens to the task's
+// response length; the held-out split is eval's items.
+func TestTasksCommand(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := weights.LoadConfig(dir + "/" + weights.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	if code := run([]string{"tasks", "--model", dir, "--split", "heldout", "--items", "5", "--tasks", "copy,count"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("tasks: exit %d: %s", code, stderr.String())
+	}
+	want := append(tasks.All()[0].Items(tasks.HeldOut, 5, 1), tasks.All()[5].Items(tasks.HeldOut, 5, 1)...)
+	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for ; sc.Scan(); n++ {
+		var r taskRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		if n < len(want) && (r.Prompt != want[n].Prompt || r.Answer != want[n].Answer) {
+			t.Errorf("line %d: %q, want eval's held-out item %q", n, r.Prompt, want[n].Prompt)
+		}
+		if len(r.AnswerIDs) != r.GenLength || len(r.PromptIDs) == 0 || r.AnswerIDs[len(r.AnswerIDs)-1] != cfg.EOSTokenID || r.Split != "heldout" {
+			t.Errorf("line %d: %d answer ids for response length %d, not ending in end-of-sequence %d", n, len(r.AnswerIDs), r.GenLength, cfg.EOSTokenID)
+		}
+	}
+	if n != 10 {
+		t.Errorf("%d lines, want 10", n)
+	}
+	if code := run([]string{"tasks", "--model", dir, "--split", "test"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("bad split: exit %d", code)
+	}
+}

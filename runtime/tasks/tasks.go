@@ -1,0 +1,205 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package tasks owns the synthetic task suite that measures a model's quality: tasks with
+// checkable answers (copy, reverse, sort, addition, retrieval from a long prompt of key/value
+// pairs, and a long counting answer), their seeded item generators, the split of items into
+// training and held-out sets (decided by a hash of the prompt, so no seed can make a held-out
+// item a training item), and exact-match scoring. Training data and evaluation come from the
+// same definitions. The package is pure: no model, no tokenizer.
+package tasks
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Split is a set of items: Train for training, HeldOut for evaluation.
+type Split int
+
+const (
+	// Train items are the ones a model may be trained on.
+	Train Split = iota
+	// HeldOut items are never training items.
+	HeldOut
+)
+
+func (s Split) String() string {
+	if s == HeldOut {
+		return "heldout"
+	}
+	return "train"
+}
+
+// heldOutShare is one in heldOutShare prompts is held out.
+const heldOutShare = 8
+
+// SplitOf returns the split prompt belongs to.
+func SplitOf(prompt string) Split {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(prompt))
+	if h.Sum64()%heldOutShare == 0 {
+		return HeldOut
+	}
+	return Train
+}
+
+// Item is one question and its expected answer.
+type Item struct {
+	Task   string `json:"task"`
+	Prompt string `json:"prompt"`
+	Answer string `json:"answer"`
+}
+
+// Task is one kind of question.
+type Task struct {
+	// Name identifies the task on the command line and in reports.
+	Name string
+	// GenLength is the response length in tokens a model gets: room for the longest answer
+	// (bytes, as a byte-level tokenizer may not merge) and the end-of-sequence token.
+	GenLength int
+	// generate draws one item.
+	generate func(r *rand.Rand) Item
+}
+
+// All returns every task, in a fixed order.
+func All() []Task {
+	return []Task{
+		{Name: "copy", GenLength: 16, generate: copyItem},
+		{Name: "reverse", GenLength: 16, generate: reverseItem},
+		{Name: "sort", GenLength: 16, generate: sortItem},
+		{Name: "add", GenLength: 8, generate: addItem},
+		{Name: "retrieve", GenLength: 8, generate: retrieveItem},
+		{Name: "count", GenLength: 96, generate: countItem},
+	}
+}
+
+// Lookup returns the tasks named in names (comma-separated; "" or "all" for every task).
+func Lookup(names string) ([]Task, error) {
+	all := All()
+	if names == "" || names == "all" {
+		return all, nil
+	}
+	var out []Task
+	for name := range strings.SplitSeq(names, ",") {
+		i := slices.IndexFunc(all, func(t Task) bool { return t.Name == strings.TrimSpace(name) })
+		if i < 0 {
+			known := make([]string, len(all))
+			for k, t := range all {
+				known[k] = t.Name
+			}
+			return nil, fmt.Errorf("unknown task %q (tasks: %s)", name, strings.Join(known, ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// Items returns n distinct items of t in split, drawn from seed: the same arguments always give
+// the same items.
+func (t Task) Items(split Split, n int, seed uint64) []Item {
+	r := rand.New(rand.NewPCG(seed, uint64(len(t.Name))<<32|uint64(split)))
+	seen := map[string]bool{}
+	items := make([]Item, 0, n)
+	for tries := 0; len(items) < n && tries < 1000*n+1000; tries++ {
+		it := t.generate(r)
+		if SplitOf(it.Prompt) != split || seen[it.Prompt] {
+			continue
+		}
+		seen[it.Prompt] = true
+		it.Task = t.Name
+		items = append(items, it)
+	}
+	return items
+}
+
+// Correct reports whether output answers it: equal after trimming surrounding space.
+func Correct(it Item, output string) bool {
+	return strings.TrimSpace(output) == it.Answer
+}
+
+const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+func word(r *rand.Rand, lo, hi int) string {
+	b := make([]byte, lo+r.IntN(hi-lo+1))
+	for i := range b {
+		b[i] = alphabet[r.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+func copyItem(r *rand.Rand) Item {
+	w := word(r, 4, 12)
+	return Item{Prompt: "copy: " + w + "\n", Answer: w}
+}
+
+func reverseItem(r *rand.Rand) Item {
+	w := []byte(word(r, 4, 12))
+	p := "reverse: " + string(w) + "\n"
+	slices.Reverse(w)
+	return Item{Prompt: p, Answer: string(w)}
+}
+
+func sortItem(r *rand.Rand) Item {
+	w := []byte(word(r, 4, 12))
+	p := "sort: " + string(w) + "\n"
+	slices.Sort(w)
+	return Item{Prompt: p, Answer: string(w)}
+}
+
+func addItem(r *rand.Rand) Item {
+	a, b := r.IntN(10000), r.IntN(10000)
+	return Item{Prompt: fmt.Sprintf("add: %d+%d\n", a, b), Answer: strconv.Itoa(a + b)}
+}
+
+// retrieveItem is a long prompt of key=value pairs (at least 256 bytes, so at least 256 tokens
+// for a byte-level tokenizer before merges, and well over 100 after) and a question about one
+// key: the regime where caching the prompt pays.
+func retrieveItem(r *rand.Rand) Item {
+	pairs := 40 + r.IntN(17)
+	keys := map[string]bool{}
+	var sb strings.Builder
+	sb.WriteString("find:")
+	var ks, vs []string
+	for len(ks) < pairs {
+		k := "k" + strconv.Itoa(r.IntN(1000))
+		if keys[k] {
+			continue
+		}
+		keys[k] = true
+		v := word(r, 3, 3)
+		ks, vs = append(ks, k), append(vs, v)
+		sb.WriteString(" " + k + "=" + v)
+	}
+	i := r.IntN(pairs)
+	sb.WriteString("\n? " + ks[i] + "\n")
+	return Item{Prompt: sb.String(), Answer: vs[i]}
+}
+
+// countItem asks for the numbers from a to b: an answer of at least 64 bytes.
+func countItem(r *rand.Rand) Item {
+	a := 10 + r.IntN(890)
+	b := a + 21 + r.IntN(3)
+	nums := make([]string, 0, b-a+1)
+	for x := a; x <= b; x++ {
+		nums = append(nums, strconv.Itoa(x))
+	}
+	return Item{Prompt: fmt.Sprintf("count: %d to %d\n", a, b), Answer: strings.Join(nums, " ")}
+}

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Train a tiny LLaDA-architecture masked diffusion model on the runtime's task suite.
+
+The architecture, sizes and special token ids come from a base checkpoint folder written by
+`dllm-runtime testmodel` (config.json, tokenizer.json, tokenizer_config.json); the training items
+come from `dllm-runtime tasks` (JSON lines with prompt_ids and answer_ids, the answer padded with
+end-of-sequence tokens to the task's response length). The result is a checkpoint in LLaDA's
+exact layout (model.transformer.* tensors, BF16 safetensors) that the runtime loads with no
+special case, plus train.json with what the model card needs.
+
+Objective (LLaDA supervised fine-tuning): for each item draw t ~ U(eps, 1), mask every response
+token independently with probability t, and minimise the cross-entropy of the masked tokens
+weighted by 1/t, averaged over the response length. The prompt is never masked. Attention is
+bidirectional; left padding is masked out of the keys and RoPE positions count from the first
+real token, as the runtime batches.
+
+Usage: train.py --base DIR --data train.jsonl --out DIR [--minutes 50] [--seed 1]
+Needs Debian's python3-torch (1.13) and python3-numpy; CPU only; seeded.
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import struct
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def rms_norm(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+class Block(torch.nn.Module):
+    def __init__(self, d, heads, kv_heads, inter, eps):
+        super().__init__()
+        self.heads, self.kv_heads, self.dh, self.eps = heads, kv_heads, d // heads, eps
+        self.attn_norm = torch.nn.Parameter(torch.ones(d))
+        self.q_proj = torch.nn.Linear(d, heads * self.dh, bias=False)
+        self.k_proj = torch.nn.Linear(d, kv_heads * self.dh, bias=False)
+        self.v_proj = torch.nn.Linear(d, kv_heads * self.dh, bias=False)
+        self.attn_out = torch.nn.Linear(heads * self.dh, d, bias=False)
+        self.ff_norm = torch.nn.Parameter(torch.ones(d))
+        self.ff_proj = torch.nn.Linear(d, inter, bias=False)  # gate
+        self.up_proj = torch.nn.Linear(d, inter, bias=False)
+        self.ff_out = torch.nn.Linear(inter, d, bias=False)  # down
+
+    def forward(self, x, cos, sin, key_mask):
+        b, n, _ = x.shape
+        h = rms_norm(x, self.attn_norm, self.eps)
+        q = self.q_proj(h).view(b, n, self.heads, self.dh).transpose(1, 2)
+        k = self.k_proj(h).view(b, n, self.kv_heads, self.dh).transpose(1, 2)
+        v = self.v_proj(h).view(b, n, self.kv_heads, self.dh).transpose(1, 2)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        rep = self.heads // self.kv_heads
+        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
+        scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        att = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, n, -1)
+        x = x + self.attn_out(att)
+        h = rms_norm(x, self.ff_norm, self.eps)
+        return x + self.ff_out(F.silu(self.ff_proj(h)) * self.up_proj(h))
+
+
+class LLaDA(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d, v = cfg["d_model"], cfg["embedding_size"]
+        self.eps, self.theta = cfg["rms_norm_eps"], cfg["rope_theta"]
+        self.dh = d // cfg["n_heads"]
+        self.wte = torch.nn.Embedding(v, d)
+        self.blocks = torch.nn.ModuleList(
+            Block(d, cfg["n_heads"], cfg["n_kv_heads"], cfg["mlp_hidden_size"], self.eps) for _ in range(cfg["n_layers"])
+        )
+        self.ln_f = torch.nn.Parameter(torch.ones(d))
+        self.ff_out = torch.nn.Linear(d, v, bias=False)
+        for p in self.parameters():
+            if p.dim() == 2:
+                torch.nn.init.normal_(p, std=0.02)
+
+    def forward(self, ids, pad):
+        b, n = ids.shape
+        pos = (torch.arange(n)[None, :] - pad[:, None]).clamp(min=0).float()
+        inv = 1.0 / (self.theta ** (torch.arange(0, self.dh, 2).float() / self.dh))
+        freqs = pos[..., None] * inv
+        emb = torch.cat((freqs, freqs), dim=-1)[:, None]  # [b, 1, n, dh]
+        cos, sin = emb.cos(), emb.sin()
+        key_mask = torch.arange(n)[None, :] >= pad[:, None]
+        x = self.wte(ids)
+        for blk in self.blocks:
+            x = blk(x, cos, sin, key_mask)
+        return self.ff_out(rms_norm(x, self.ln_f, self.eps))
+
+    def named_for_checkpoint(self):
+        """Yields (LLaDA tensor name, tensor)."""
+        p = "model.transformer."
+        yield p + "wte.weight", self.wte.weight
+        for i, blk in enumerate(self.blocks):
+            b = f"{p}blocks.{i}."
+            yield b + "attn_norm.weight", blk.attn_norm
+            for name in ("q_proj", "k_proj", "v_proj", "attn_out", "ff_proj", "up_proj", "ff_out"):
+                yield b + name + ".weight", getattr(blk, name).weight
+            yield b + "ff_norm.weight", blk.ff_norm
+        yield p + "ln_f.weight", self.ln_f
+        yield p + "ff_out.weight", self.ff_out.weight
+
+
+def write_safetensors(path, tensors):
+    """BF16 safetensors: an 8-byte header length, the JSON header, then the raw data."""
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, t in tensors:
+        data = t.detach().to(torch.bfloat16).contiguous().view(torch.int16).numpy().tobytes()
+        header[name] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for blob in blobs:
+            f.write(blob)
+
+
+def batches(items_by_task, mask_id, pad_id, tokens_per_batch, rng):
+    """Endless batches of one task each: left-padded prompt ids, answers, pads."""
+    tasks = sorted(items_by_task)
+    while True:
+        task = rng.choice(tasks)
+        items = items_by_task[task]
+        length = max(len(it["prompt_ids"]) for it in items[:64]) + items[0]["gen_length"]
+        size = max(1, min(64, tokens_per_batch // length))
+        chosen = [items[rng.randrange(len(items))] for _ in range(size)]
+        p = max(len(it["prompt_ids"]) for it in chosen)
+        ids = torch.tensor([[pad_id] * (p - len(it["prompt_ids"])) + it["prompt_ids"] + it["answer_ids"] for it in chosen])
+        pad = torch.tensor([p - len(it["prompt_ids"]) for it in chosen])
+        yield task, ids, pad, p
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", required=True, help="folder from dllm-runtime testmodel: config and tokenizer")
+    ap.add_argument("--data", required=True, help="JSON lines from dllm-runtime tasks --split train")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--minutes", type=float, default=50)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--tokens-per-batch", type=int, default=6144)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    torch.set_num_threads(args.threads)
+    with open(os.path.join(args.base, "config.json")) as f:
+        cfg = json.load(f)
+    mask_id, pad_id = cfg["mask_token_id"], cfg["pad_token_id"]
+    items_by_task = {}
+    with open(args.data) as f:
+        for line in f:
+            it = json.loads(line)
+            items_by_task.setdefault(it["task"], []).append(it)
+
+    model = LLaDA(cfg)
+    params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    budget = args.minutes * 60
+    start, step, ema = time.time(), 0, None
+    for task, ids, pad, p in batches(items_by_task, mask_id, pad_id, args.tokens_per_batch, rng):
+        elapsed = time.time() - start
+        if elapsed > budget:
+            break
+        frac = elapsed / budget
+        lr = args.lr * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        answer = ids[:, p:]
+        t = torch.rand(ids.shape[0]) * (1 - 1e-3) + 1e-3
+        masked = torch.rand(answer.shape) < t[:, None]
+        noisy = ids.clone()
+        noisy[:, p:] = torch.where(masked, torch.full_like(answer, mask_id), answer)
+        logits = model(noisy, pad)[:, p:]
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), answer.reshape(-1), reduction="none").view(answer.shape)
+        loss = ((ce * masked).sum(1) / t / answer.shape[1]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        step += 1
+        if step % 50 == 0:
+            print(f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {ema:.4f} ({task})", flush=True)
+
+    os.makedirs(args.out, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(args.base, name), os.path.join(args.out, name))
+    weights = os.path.join(args.out, "model.safetensors")
+    write_safetensors(weights, list(model.named_for_checkpoint()))
+    with open(weights, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    summary = {
+        "parameters": params, "steps": step, "minutes": round((time.time() - start) / 60, 1), "final_loss": ema,
+        "seed": args.seed, "lr": args.lr, "tokens_per_batch": args.tokens_per_batch, "threads": args.threads,
+        "items": {k: len(v) for k, v in sorted(items_by_task.items())}, "model.safetensors sha256": digest,
+        "torch": torch.__version__,
+    }
+    with open(os.path.join(args.out, "train.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -195,7 +196,7 @@ func eval(ctx context.Context, f *evalFlags) (*evalResult, error) {
 			set := f.cacheSet
 			p.Cache = &set
 		}
-		r, err := evalTask1(ctx, eng, tok, task, p, f.items, f.seed, []int{ck.Config.EOSTokenID, eot})
+		r, err := scoreTask(ctx, eng, tok, task, p, f.items, f.seed, []int{ck.Config.EOSTokenID, eot})
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", task.Name, err)
 		}
@@ -205,9 +206,9 @@ func eval(ctx context.Context, f *evalFlags) (*evalResult, error) {
 	return res, nil
 }
 
-// evalTask1 runs n held-out items of task through the engine at once (it batches them) and
+// scoreTask runs n held-out items of task through the engine at once (it batches them) and
 // scores the responses, each decoded up to its first end token (ends).
-func evalTask1(ctx context.Context, eng *engine.Engine, tok *tokenizer.Tokenizer, task tasks.Task, p engine.Params, n int,
+func scoreTask(ctx context.Context, eng *engine.Engine, tok *tokenizer.Tokenizer, task tasks.Task, p engine.Params, n int,
 	seed uint64, ends []int) (*evalTask, error) {
 	items := task.Items(tasks.HeldOut, n, seed)
 	start := time.Now()
@@ -280,24 +281,26 @@ func runTasks(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	sp := map[string]tasks.Split{"train": tasks.Train, "heldout": tasks.HeldOut}
-	s, ok := sp[split]
-	chosen, err := tasks.Lookup(names)
+	s, ok := map[string]tasks.Split{"train": tasks.Train, "heldout": tasks.HeldOut}[split]
+	chosen, lookupErr := tasks.Lookup(names)
+	problem := ""
 	switch {
 	case fs.NArg() > 0:
-		err = fmt.Errorf("unexpected arguments %q", fs.Args())
+		problem = fmt.Sprintf("unexpected arguments %q", fs.Args())
 	case dir == "":
-		err = errors.New(errModelRequired)
+		problem = errModelRequired
 	case !ok:
-		err = fmt.Errorf("--split %q is not train or heldout", split)
+		problem = fmt.Sprintf("--split %q is not train or heldout", split)
 	case items < 1:
-		err = errors.New("--items must be positive")
+		problem = "--items must be positive"
+	case lookupErr != nil:
+		problem = "--tasks: " + lookupErr.Error()
 	}
-	if err != nil {
-		say(stderr, "dllm-runtime tasks: %v\n", err)
+	if problem != "" {
+		say(stderr, "dllm-runtime tasks: %s\n", problem)
 		return exitUsage
 	}
-	cfg, err := weights.LoadConfig(dir + "/" + weights.ConfigFile)
+	cfg, err := weights.LoadConfig(filepath.Join(dir, weights.ConfigFile))
 	if err != nil {
 		say(stderr, "dllm-runtime tasks: %v\n", err)
 		return exitError

@@ -19,6 +19,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,7 +71,7 @@ func TestTasksCommand(t *testing.T) {
 	if err := testmodel.Write(dir, testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := weights.LoadConfig(dir + "/" + weights.ConfigFile)
+	cfg, err := weights.LoadConfig(filepath.Join(dir, weights.ConfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}

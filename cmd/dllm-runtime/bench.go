@@ -96,11 +96,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		say(fs.Output(), "Usage: dllm-runtime bench --model DIR [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	var problem string
 	switch {

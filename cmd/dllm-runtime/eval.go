@@ -95,11 +95,8 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		say(fs.Output(), "Usage: dllm-runtime eval --model DIR [--suite tasks] [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	problem := ""
 	switch {
@@ -275,11 +272,8 @@ func runTasks(args []string, stdout, stderr io.Writer) int {
 		say(fs.Output(), "Usage: dllm-runtime tasks --model DIR [--split train|heldout] [flags] > items.jsonl\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	s, ok := map[string]tasks.Split{"train": tasks.Train, "heldout": tasks.HeldOut}[split]
 	chosen, lookupErr := tasks.Lookup(names)

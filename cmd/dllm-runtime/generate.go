@@ -153,11 +153,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 		say(fs.Output(), "Usage: dllm-runtime generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if problem := g.check(fs); problem != "" {
 		say(stderr, "dllm-runtime generate: %s\n", problem)

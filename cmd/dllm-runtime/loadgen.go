@@ -20,7 +20,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -138,11 +137,8 @@ func runLoadgen(args []string, stdout, stderr io.Writer) int {
 	flags.DurationVar(&f.duration, "duration", 30*time.Second, "How long to send requests.")
 	flags.IntVar(&f.maxTokens, "max-tokens", 32, "max_tokens of every request.")
 	flags.BoolVar(&f.asJSON, "json", false, "Print one JSON object instead of a table.")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(flags, args); !ok {
+		return code
 	}
 	switch {
 	case flags.NArg() > 0:

@@ -144,11 +144,8 @@ func runTestModel(args []string, stdout, stderr io.Writer) int {
 		say(fs.Output(), "Usage: dllm-runtime testmodel --family llada|dream --out DIR [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage // flag has printed the error and the usage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	var problem string
 	switch {
@@ -170,6 +167,21 @@ func runTestModel(args []string, stdout, stderr io.Writer) int {
 	}
 	say(stdout, "Wrote a %s test model with seed %d to %s\n", o.Family, o.Seed, out)
 	return exitOK
+}
+
+// parseFlags parses args into fs. When it returns ok false the command is over, with code: help
+// was asked for (exitOK), or the flags are wrong and fs has printed the error and the usage
+// (exitUsage).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return exitOK, true
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, false
+	default:
+		return exitUsage, false
+	}
 }
 
 // say writes a message to w. A failed write to the terminal has nowhere better to be

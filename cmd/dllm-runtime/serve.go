@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -70,11 +69,8 @@ func runServe(args []string, _, stderr io.Writer) int {
 		say(flags.Output(), "Usage: dllm-runtime serve --config FILE [flags]\n\nFlags:\n")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(flags, args); !ok {
+		return code
 	}
 	if flags.NArg() > 0 {
 		say(stderr, "dllm-runtime serve: unexpected arguments %q\n", flags.Args())

@@ -165,10 +165,7 @@ func eval(ctx context.Context, f *evalFlags) (*evalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	eot := -1
-	if id, ok := tok.TokenID(families.EndOfTurn(ck.Config.Family)); ok {
-		eot = id
-	}
+	eot := endOfTurnID(tok, ck.Config.Family)
 	eng, err := engine.New(m, ck.Config, engine.Options{MaxBatchSize: f.batch, MaxQueue: f.items, Workers: 1, EoTID: eot})
 	if err != nil {
 		return nil, err

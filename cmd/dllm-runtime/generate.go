@@ -212,12 +212,7 @@ func generate(ctx context.Context, g *generateFlags, stderr io.Writer) (*generat
 		return nil, err
 	}
 	cfg := ck.Config
-	eot := -1
-	if tok != nil {
-		if id, ok := tok.TokenID(families.EndOfTurn(cfg.Family)); ok {
-			eot = id
-		}
-	}
+	eot := endOfTurnID(tok, cfg.Family)
 	res := &generateResult{Family: string(cfg.Family), PromptIDs: prompt}
 	last := time.Now()
 	onStep := func(s sampler.Step) error {
@@ -377,4 +372,15 @@ func joinInts(ids []int) string {
 // newBackend returns the CPU backend with the given number of threads (0: every core).
 func newBackend(threads int) *cpu.Backend {
 	return cpu.New(cpu.WithThreads(threads))
+}
+
+// endOfTurnID is the id of the family's chat end-of-turn token in tok, or −1 when tok is nil or
+// has none.
+func endOfTurnID(tok *tokenizer.Tokenizer, family weights.Family) int {
+	if tok != nil {
+		if id, ok := tok.TokenID(families.EndOfTurn(family)); ok {
+			return id
+		}
+	}
+	return -1
 }

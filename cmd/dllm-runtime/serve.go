@@ -248,10 +248,7 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 	}
 	log.Info("warmed up", "seconds", time.Since(start).Seconds())
 	defaults := defaultParams(cfg, ck.Config.Family)
-	eot := -1
-	if id, ok := tok.TokenID(families.EndOfTurn(ck.Config.Family)); ok {
-		eot = id
-	}
+	eot := endOfTurnID(tok, ck.Config.Family)
 	var eng *engine.Engine
 	metrics := telemetry.New(func() engine.Load { return eng.Load() })
 	eng, err = engine.New(m, ck.Config, engine.Options{MaxBatchSize: cfg.Server.MaxBatchSize,

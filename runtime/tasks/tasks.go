@@ -91,23 +91,42 @@ func All() []Task {
 	}
 }
 
-// Lookup returns the tasks named in names (comma-separated; "" or "all" for every task).
-func Lookup(names string) ([]Task, error) {
-	all := All()
-	if names == "" || names == "all" {
-		return all, nil
+// Practice returns training aids: easier variants of suite tasks that a model may be trained on
+// but that are not part of the suite's score. retrieve-short asks the retrieval question over
+// 2 to 42 pairs, so a small model learns the lookup on cheap prompts and then carries it to the
+// suite's long ones. recite asks for every pair of a short list again, in another order: every
+// value in its answer is a lookup of the key just before it, so one item teaches the lookup
+// many times over (retrieve's answer teaches it once).
+func Practice() []Task {
+	return []Task{
+		{Name: "retrieve-short", GenLength: 8, generate: func(r *rand.Rand) Item { return retrieve(r, 2+r.IntN(41)) }},
+		{Name: "recite", GenLength: 48, generate: reciteItem},
 	}
+}
+
+// Lookup returns the tasks named in names, comma-separated, in that order; "all" (or an empty
+// names) stands for every suite task. Practice tasks are found by name.
+func Lookup(names string) ([]Task, error) {
+	if names == "" {
+		names = "all"
+	}
+	known := append(All(), Practice()...)
 	var out []Task
 	for name := range strings.SplitSeq(names, ",") {
-		i := slices.IndexFunc(all, func(t Task) bool { return t.Name == strings.TrimSpace(name) })
-		if i < 0 {
-			known := make([]string, len(all))
-			for k, t := range all {
-				known[k] = t.Name
-			}
-			return nil, fmt.Errorf("unknown task %q (tasks: %s)", name, strings.Join(known, ", "))
+		name = strings.TrimSpace(name)
+		if name == "all" {
+			out = append(out, All()...)
+			continue
 		}
-		out = append(out, all[i])
+		i := slices.IndexFunc(known, func(t Task) bool { return t.Name == name })
+		if i < 0 {
+			list := make([]string, len(known))
+			for k, t := range known {
+				list[k] = t.Name
+			}
+			return nil, fmt.Errorf("unknown task %q (tasks: all, %s)", name, strings.Join(list, ", "))
+		}
+		out = append(out, known[i])
 	}
 	return out, nil
 }
@@ -169,28 +188,35 @@ func addItem(r *rand.Rand) Item {
 	return Item{Prompt: fmt.Sprintf("add: %d+%d\n", a, b), Answer: strconv.Itoa(a + b)}
 }
 
-// retrieveItem is a long prompt of key=value pairs (at least 256 bytes, so at least 256 tokens
-// for a byte-level tokenizer before merges, and well over 100 after) and a question about one
-// key: the regime where caching the prompt pays.
-func retrieveItem(r *rand.Rand) Item {
-	pairs := 40 + r.IntN(17)
-	keys := map[string]bool{}
+// retrieveItem is a long prompt of key=value pairs (at least 256 tokens for a byte-level
+// tokenizer) and a question about one key: the regime where caching the prompt pays. Keys are
+// distinct letters and values three digits, so a key is one token and a value three.
+func retrieveItem(r *rand.Rand) Item { return retrieve(r, 43+r.IntN(10)) }
+
+const keyLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+// retrieve asks for one of pairs (at most len(keyLetters)) key=value pairs.
+func retrieve(r *rand.Rand, pairs int) Item {
+	keys := []byte(keyLetters)
+	r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 	var sb strings.Builder
 	sb.WriteString("find:")
-	var ks, vs []string
-	for len(ks) < pairs {
-		k := "k" + strconv.Itoa(r.IntN(1000))
-		if keys[k] {
-			continue
-		}
-		keys[k] = true
-		v := word(r, 3, 3)
-		ks, vs = append(ks, k), append(vs, v)
-		sb.WriteString(" " + k + "=" + v)
+	vs := make([]string, pairs)
+	for i := range vs {
+		vs[i] = fmt.Sprintf("%03d", r.IntN(1000))
+		sb.WriteString(" " + string(keys[i]) + "=" + vs[i])
 	}
 	i := r.IntN(pairs)
-	sb.WriteString("\n? " + ks[i] + "\n")
+	sb.WriteString("\n? " + string(keys[i]) + "\n")
 	return Item{Prompt: sb.String(), Answer: vs[i]}
+}
+
+// reciteItem lists 2 to 8 pairs and asks for all of them again, shuffled.
+func reciteItem(r *rand.Rand) Item {
+	it := retrieve(r, 2+r.IntN(7))
+	list := strings.Fields(strings.TrimPrefix(it.Prompt[:strings.Index(it.Prompt, "\n")], "find:"))
+	r.Shuffle(len(list), func(i, j int) { list[i], list[j] = list[j], list[i] })
+	return Item{Prompt: it.Prompt[:strings.Index(it.Prompt, "\n")] + "\n? all\n", Answer: strings.Join(list, " ")}
 }
 
 // countItem asks for the numbers from a to b: an answer of at least 64 bytes.

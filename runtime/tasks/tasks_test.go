@@ -121,7 +121,42 @@ func TestLookup(t *testing.T) {
 	if ts, err := tasks.Lookup(""); err != nil || len(ts) != len(tasks.All()) {
 		t.Errorf("Lookup() = %d tasks, %v", len(ts), err)
 	}
+	if ts, err := tasks.Lookup("all,recite"); err != nil || len(ts) != len(tasks.All())+1 || ts[len(ts)-1].Name != "recite" {
+		t.Errorf("Lookup(all,recite) = %v, %v", ts, err)
+	}
 	if _, err := tasks.Lookup("copy,divide"); err == nil || !strings.Contains(err.Error(), `"divide"`) {
 		t.Errorf("Lookup(divide) error = %v", err)
+	}
+}
+
+// Practice items are right and stay outside the suite: retrieve-short asks about fewer pairs
+// than retrieve, and recite's answer is the prompt's pairs again, in some order.
+func TestPractice(t *testing.T) {
+	for _, task := range tasks.Practice() {
+		if _, err := tasks.Lookup(task.Name); err != nil {
+			t.Errorf("Lookup(%s): %v", task.Name, err)
+		}
+		for _, it := range task.Items(tasks.Train, 50, 3) {
+			pairs := strings.Fields(strings.TrimPrefix(it.Prompt[:strings.Index(it.Prompt, "\n")], "find:"))
+			switch task.Name {
+			case "retrieve-short":
+				q := strings.TrimSpace(it.Prompt[strings.LastIndex(it.Prompt, "?")+1:])
+				if len(pairs) > 42 || !slices.Contains(pairs, q+"="+it.Answer) {
+					t.Errorf("retrieve-short: %s is not %s in %q", q, it.Answer, it.Prompt)
+				}
+			case "recite":
+				got := strings.Fields(it.Answer)
+				slices.Sort(got)
+				slices.Sort(pairs)
+				if !slices.Equal(got, pairs) || len(it.Answer) >= task.GenLength {
+					t.Errorf("recite %q -> %q", it.Prompt, it.Answer)
+				}
+			}
+		}
+	}
+	for _, task := range tasks.All() {
+		if slices.ContainsFunc(tasks.Practice(), func(p tasks.Task) bool { return p.Name == task.Name }) {
+			t.Errorf("%s is both a suite task and a practice task", task.Name)
+		}
 	}
 }

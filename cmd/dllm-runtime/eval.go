@@ -26,7 +26,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -48,7 +47,7 @@ type evalFlags struct {
 	blockLength             int
 	remasking               string
 	asJSON                  bool
-	cache                   bool
+	cache, agreement        bool
 	cacheSet                featcache.Settings
 }
 
@@ -59,6 +58,9 @@ type evalTask struct {
 	Correct  int     `json:"correct"`
 	Accuracy float64 `json:"accuracy"`
 	Seconds  float64 `json:"seconds"`
+	// With --agreement, the cached run is also compared with the uncached one, as the
+	// runtime's shadow checks compare them (agreement.go).
+	Uncached *uncachedComparison `json:"uncached,omitempty"`
 }
 
 // evalResult is what eval --json prints.
@@ -91,6 +93,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.cacheSet.PromptInterval, "cache-prompt-interval", 100, "dLLM-Cache K_p.")
 	fs.IntVar(&f.cacheSet.ResponseInterval, "cache-response-interval", 7, "dLLM-Cache K_r.")
 	fs.Float64Var(&f.cacheSet.TransferRatio, "cache-transfer-ratio", 0.25, "dLLM-Cache rho.")
+	fs.BoolVar(&f.agreement, "agreement", false, "With --cache: also run each item without the cache and report the shadow agreement signals (not timed).")
 	fs.Usage = func() {
 		say(fs.Output(), "Usage: dllm-runtime eval --model DIR [--suite tasks] [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -108,6 +111,8 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		problem = fmt.Sprintf("--suite %q: the only suite is tasks", f.suite)
 	case f.items < 1 || f.batch < 1 || f.stepsPerToken < 1 || f.blockLength < 0 || f.threads < 0:
 		problem = "--items, --batch and --steps-per-token must be positive, --block-length and --threads not negative"
+	case f.agreement && !f.cache:
+		problem = "--agreement compares the cached path with the exact one: it needs --cache"
 	}
 	if f.cache && problem == "" {
 		if err := f.cacheSet.Validate(); err != nil {
@@ -132,6 +137,16 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if f.asJSON {
 		if err := json.NewEncoder(stdout).Encode(res); err != nil {
 			return exitError
+		}
+		return exitOK
+	}
+	if f.agreement {
+		say(stdout, "%-10s %6s %8s %9s %8s %9s %6s %6s %6s\n", "task", "items", "correct", "accuracy", "seconds",
+			"uncached", "top1", "tokens", "same")
+		for _, t := range res.Tasks {
+			a := t.Uncached
+			say(stdout, "%-10s %6d %8d %8.1f%% %8.1f %8.1f%% %5.1f%% %5.1f%% %5.1f%%\n", t.Task, t.Items, t.Correct, 100*t.Accuracy,
+				t.Seconds, 100*a.UncachedAccuracy, 100*a.Top1, 100*a.Tokens, 100*a.SameAnswer)
 		}
 		return exitOK
 	}
@@ -190,7 +205,7 @@ func eval(ctx context.Context, f *evalFlags) (*evalResult, error) {
 			set := f.cacheSet
 			p.Cache = &set
 		}
-		r, err := scoreTask(ctx, eng, tok, task, p, f.items, f.seed, []int{ck.Config.EOSTokenID, eot})
+		r, err := scoreTask(ctx, eng, tok, task, p, f.items, f.seed, ck.Config.EOSTokenID, eot, f.agreement)
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", task.Name, err)
 		}
@@ -201,44 +216,53 @@ func eval(ctx context.Context, f *evalFlags) (*evalResult, error) {
 }
 
 // scoreTask runs n held-out items of task through the engine at once (it batches them) and
-// scores the responses, each decoded up to its first end token (ends).
+// scores the responses, each decoded up to its first eos or eot. With agree, the
+// cached run is traced and then, untimed, compared with the uncached one.
 func scoreTask(ctx context.Context, eng *engine.Engine, tok *tokenizer.Tokenizer, task tasks.Task, p engine.Params, n int,
-	seed uint64, ends []int) (*evalTask, error) {
+	seed uint64, eos, eot int, agree bool) (*evalTask, error) {
 	items := task.Items(tasks.HeldOut, n, seed)
-	start := time.Now()
-	outs := make([]string, len(items))
-	errs := make([]error, len(items))
-	var wg sync.WaitGroup
+	prompts := make([][]int, len(items))
 	for i, it := range items {
 		ids, err := tok.Encode(it.Prompt)
 		if err != nil {
 			return nil, err
 		}
-		wg.Go(func() {
-			res, err := eng.Generate(ctx, engine.Request{Prompt: ids, Params: p})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			gen := res.Generated
-			if end := slices.IndexFunc(gen, func(id int) bool { return slices.Contains(ends, id) }); end >= 0 {
-				gen = gen[:end]
-			}
-			outs[i], errs[i] = tok.DecodeKnown(gen)
-		})
+		prompts[i] = ids
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	start := time.Now()
+	results, err := generateAll(ctx, eng, prompts, p, agree)
+	if err != nil {
 		return nil, err
 	}
 	r := &evalTask{Task: task.Name, Items: len(items), Seconds: time.Since(start).Seconds()}
+	outs := make([]string, len(items))
 	for i, it := range items {
+		if outs[i], err = answerText(tok, results[i].Generated, eos, eot); err != nil {
+			return nil, err
+		}
 		if tasks.Correct(it, outs[i]) {
 			r.Correct++
 		}
 	}
 	r.Accuracy = float64(r.Correct) / float64(max(r.Items, 1))
+	if agree {
+		if r.Uncached, err = compareUncached(ctx, eng, tok, items, prompts, p, results, outs, eos, eot); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// generateAll submits every prompt at once, so the engine batches them, and waits for all.
+func generateAll(ctx context.Context, eng *engine.Engine, prompts [][]int, p engine.Params, trace bool) ([]*engine.Result, error) {
+	results := make([]*engine.Result, len(prompts))
+	errs := make([]error, len(prompts))
+	var wg sync.WaitGroup
+	for i, ids := range prompts {
+		wg.Go(func() { results[i], errs[i] = eng.Generate(ctx, engine.Request{Prompt: ids, Params: p, Trace: trace}) })
+	}
+	wg.Wait()
+	return results, errors.Join(errs...)
 }
 
 // taskRecord is one line of the tasks subcommand's output: an item with its token ids, the

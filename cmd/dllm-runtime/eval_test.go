@@ -56,6 +56,9 @@ func TestEvalCommand(t *testing.T) {
 		}
 	}
 	var stdout, stderr strings.Builder
+	if code := run([]string{"eval", "--model", dir, "--agreement"}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "needs --cache") {
+		t.Errorf("--agreement without --cache: exit %d, %q", code, stderr.String())
+	}
 	if code := run([]string{"eval", "--model", dir, "--tasks", "divide"}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), `"divide"`) {
 		t.Errorf("unknown task: exit %d, %q", code, stderr.String())
 	}
@@ -100,5 +103,34 @@ func TestTasksCommand(t *testing.T) {
 	}
 	if code := run([]string{"tasks", "--model", dir, "--split", "test"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("bad split: exit %d", code)
+	}
+}
+
+// With K_p = K_r = 1 and rho = 0 the cached path is the exact path, so every agreement signal
+// eval reports is 1 and the uncached accuracy is the cached one; the table prints them.
+func TestEvalAgreement(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"eval", "--model", dir, "--tasks", "copy,add", "--items", "3", "--cache", "--agreement",
+		"--cache-prompt-interval", "1", "--cache-response-interval", "1", "--cache-transfer-ratio", "0"}
+	var stdout, stderr strings.Builder
+	if code := run(append(base, "--json"), &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var res evalResult
+	if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Tasks {
+		a := r.Uncached
+		if a == nil || a.Top1 != 1 || a.Tokens != 1 || a.SameAnswer != 1 || a.UncachedAccuracy != r.Accuracy {
+			t.Errorf("task %s: cached equals exact, yet %+v", r.Task, a)
+		}
+	}
+	stdout.Reset()
+	if code := run(base, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "uncached") || !strings.Contains(stdout.String(), "100.0%") {
+		t.Errorf("table: exit %d:\n%s", code, stdout.String())
 	}
 }

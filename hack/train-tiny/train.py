@@ -8,7 +8,8 @@ end-of-sequence tokens to the task's response length). The result is a checkpoin
 exact layout (model.transformer.* tensors, BF16 safetensors) that the runtime loads with no
 special case, plus train.json with what the model card needs.
 
-Objective (LLaDA supervised fine-tuning): for each item draw t ~ U(eps, 1), mask every response
+Objective (LLaDA supervised fine-tuning): for each item draw t ~ U(eps, 1) (stratified over the
+batch), mask every response
 token independently with probability t, and minimise the cross-entropy of the masked tokens
 weighted by 1/t, averaged over the response length. The prompt is never masked. Attention is
 bidirectional; left padding is masked out of the keys and RoPE positions count from the first
@@ -55,7 +56,7 @@ class Block(torch.nn.Module):
         self.up_proj = torch.nn.Linear(d, inter, bias=False)
         self.ff_out = torch.nn.Linear(inter, d, bias=False)  # down
 
-    def forward(self, x, cos, sin, key_mask):
+    def forward(self, x, cos, sin, key_bias):
         b, n, _ = x.shape
         h = rms_norm(x, self.attn_norm, self.eps)
         q = self.q_proj(h).view(b, n, self.heads, self.dh).transpose(1, 2)
@@ -63,10 +64,14 @@ class Block(torch.nn.Module):
         v = self.v_proj(h).view(b, n, self.kv_heads, self.dh).transpose(1, 2)
         q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
         rep = self.heads // self.kv_heads
-        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
-        scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
-        att = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, n, -1)
+        if rep > 1:
+            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        # One fused scale-and-mask matmul: scores = bias + q k^T / sqrt(dh); the n-by-n
+        # elementwise passes (divide, mask) dominated a step on the CPU.
+        q, k, v = (t.reshape(b * self.heads, n, self.dh) for t in (q, k, v))
+        bias = key_bias.repeat_interleave(self.heads, dim=0)
+        scores = torch.baddbmm(bias, q, k.transpose(1, 2), alpha=1 / math.sqrt(self.dh))
+        att = (scores.softmax(-1) @ v).view(b, self.heads, n, self.dh).transpose(1, 2).reshape(b, n, -1)
         x = x + self.attn_out(att)
         h = rms_norm(x, self.ff_norm, self.eps)
         return x + self.ff_out(F.silu(self.ff_proj(h)) * self.up_proj(h))
@@ -88,17 +93,21 @@ class LLaDA(torch.nn.Module):
             if p.dim() == 2:
                 torch.nn.init.normal_(p, std=0.02)
 
-    def forward(self, ids, pad):
+    def forward(self, ids, pad, start=0):
+        """Logits at positions [start, n) of left-padded ids (pad: padding per row)."""
         b, n = ids.shape
         pos = (torch.arange(n)[None, :] - pad[:, None]).clamp(min=0).float()
         inv = 1.0 / (self.theta ** (torch.arange(0, self.dh, 2).float() / self.dh))
         freqs = pos[..., None] * inv
         emb = torch.cat((freqs, freqs), dim=-1)[:, None]  # [b, 1, n, dh]
         cos, sin = emb.cos(), emb.sin()
-        key_mask = torch.arange(n)[None, :] >= pad[:, None]
+        # Left padding is masked out of the keys: -inf where a key is padding, [b, 1, n].
+        key_bias = torch.zeros(b, 1, n).masked_fill((torch.arange(n)[None, :] < pad[:, None])[:, None, :], float("-inf"))
         x = self.wte(ids)
         for blk in self.blocks:
-            x = blk(x, cos, sin, key_mask)
+            x = blk(x, cos, sin, key_bias)
+        if start:
+            x = x[:, start:]
         return self.ff_out(rms_norm(x, self.ln_f, self.eps))
 
     def named_for_checkpoint(self):
@@ -132,16 +141,54 @@ def write_safetensors(path, tensors):
             f.write(blob)
 
 
-def batches(items_by_task, mask_id, pad_id, tokens_per_batch, rng):
-    """Endless batches of one task each: left-padded prompt ids, answers, pads."""
+def read_safetensors(path):
+    """The tensors of a BF16 or F32 safetensors file, as float32, by name."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        lo, hi = meta["data_offsets"]
+        raw = bytearray(data[lo:hi])
+        if meta["dtype"] == "BF16":
+            t = torch.frombuffer(raw, dtype=torch.int16).view(torch.bfloat16).float()
+        elif meta["dtype"] == "F32":
+            t = torch.frombuffer(raw, dtype=torch.float32).clone()
+        else:
+            raise ValueError(f"{path}: tensor {name} has dtype {meta['dtype']}, want BF16 or F32")
+        out[name] = t.view(meta["shape"])
+    return out
+
+
+def batches(items_by_task, weights, pad_id, tokens_per_batch, rng, progress, curriculum):
+    """Endless batches of one task each, the task drawn by weight: left-padded ids, pads.
+
+    Length curriculum: each task's items are sorted by prompt length and, at training progress
+    f in [0, 1], drawn from the shortest min(1, 0.05 + f / curriculum) share of them, so the
+    model first learns on short prompts (few distracting pairs in retrieval) and sees the
+    longest ones once f reaches curriculum.
+    """
     tasks = sorted(items_by_task)
+    w = [weights.get(t, 1.0) for t in tasks]
+    for t in tasks:
+        items_by_task[t].sort(key=lambda it: len(it["prompt_ids"]))
     while True:
-        task = rng.choice(tasks)
+        task = rng.choices(tasks, weights=w)[0]
         items = items_by_task[task]
-        length = max(len(it["prompt_ids"]) for it in items[:64]) + items[0]["gen_length"]
-        size = max(1, min(64, tokens_per_batch // length))
-        chosen = [items[rng.randrange(len(items))] for _ in range(size)]
-        p = max(len(it["prompt_ids"]) for it in chosen)
+        if curriculum > 0:
+            items = items[: max(1, int(len(items) * min(1.0, 0.05 + progress() / curriculum)))]
+        # Fill the batch up to tokens_per_batch of padded rows, at most 64 rows.
+        chosen, p = [], 0
+        while len(chosen) < 64:
+            it = items[rng.randrange(len(items))]
+            longest = max(p, len(it["prompt_ids"]))
+            if chosen and (longest + it["gen_length"]) * (len(chosen) + 1) > tokens_per_batch:
+                break
+            chosen.append(it)
+            p = longest
         ids = torch.tensor([[pad_id] * (p - len(it["prompt_ids"])) + it["prompt_ids"] + it["answer_ids"] for it in chosen])
         pad = torch.tensor([p - len(it["prompt_ids"]) for it in chosen])
         yield task, ids, pad, p
@@ -155,9 +202,13 @@ def main():
     ap.add_argument("--minutes", type=float, default=50)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--tokens-per-batch", type=int, default=6144)
+    ap.add_argument("--tokens-per-batch", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--init", default="", help="start from this checkpoint folder's weights instead of random ones")
+    ap.add_argument("--curriculum", type=float, default=0.5, help="training share after which the longest prompts are drawn (0: no curriculum)")
+    ap.add_argument("--weights", default="", help="task=weight,... (default 1 each): how often a task's batch is drawn")
     args = ap.parse_args()
+    weights = {k: float(v) for k, v in (kv.split("=") for kv in args.weights.split(",") if kv)}
 
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
@@ -172,11 +223,19 @@ def main():
             items_by_task.setdefault(it["task"], []).append(it)
 
     model = LLaDA(cfg)
+    if args.init:
+        init = read_safetensors(os.path.join(args.init, "model.safetensors"))
+        with torch.no_grad():
+            for name, p in model.named_for_checkpoint():
+                if name not in init or init[name].shape != p.shape:
+                    raise SystemExit(f"--init {args.init}: no tensor {name} of shape {list(p.shape)}")
+                p.copy_(init[name])
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1)
     budget = args.minutes * 60
     start, step, ema = time.time(), 0, None
-    for task, ids, pad, p in batches(items_by_task, mask_id, pad_id, args.tokens_per_batch, rng):
+    progress = lambda: (time.time() - start) / budget
+    for task, ids, pad, p in batches(items_by_task, weights, pad_id, args.tokens_per_batch, rng, progress, args.curriculum):
         elapsed = time.time() - start
         if elapsed > budget:
             break
@@ -185,11 +244,13 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         answer = ids[:, p:]
-        t = torch.rand(ids.shape[0]) * (1 - 1e-3) + 1e-3
+        # t ~ U(eps, 1) for each row, stratified across the batch (one draw shifted by i/B):
+        # each row's t is still uniform, and the batch's 1/t-weighted loss varies far less.
+        t = ((torch.rand(1) + torch.arange(ids.shape[0]) / ids.shape[0]) % 1) * (1 - 1e-3) + 1e-3
         masked = torch.rand(answer.shape) < t[:, None]
         noisy = ids.clone()
         noisy[:, p:] = torch.where(masked, torch.full_like(answer, mask_id), answer)
-        logits = model(noisy, pad)[:, p:]
+        logits = model(noisy, pad, start=p)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), answer.reshape(-1), reduction="none").view(answer.shape)
         loss = ((ce * masked).sum(1) / t / answer.shape[1]).mean()
         opt.zero_grad(set_to_none=True)
@@ -204,13 +265,13 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(args.base, name), os.path.join(args.out, name))
-    weights = os.path.join(args.out, "model.safetensors")
-    write_safetensors(weights, list(model.named_for_checkpoint()))
-    with open(weights, "rb") as f:
+    path = os.path.join(args.out, "model.safetensors")
+    write_safetensors(path, list(model.named_for_checkpoint()))
+    with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     summary = {
         "parameters": params, "steps": step, "minutes": round((time.time() - start) / 60, 1), "final_loss": ema,
-        "seed": args.seed, "lr": args.lr, "tokens_per_batch": args.tokens_per_batch, "threads": args.threads,
+        "init": args.init, "seed": args.seed, "lr": args.lr, "weights": weights, "curriculum": args.curriculum, "tokens_per_batch": args.tokens_per_batch, "threads": args.threads,
         "items": {k: len(v) for k, v in sorted(items_by_task.items())}, "model.safetensors sha256": digest,
         "torch": torch.__version__,
     }

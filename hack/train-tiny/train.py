@@ -89,9 +89,14 @@ class LLaDA(torch.nn.Module):
         )
         self.ln_f = torch.nn.Parameter(torch.ones(d))
         self.ff_out = torch.nn.Linear(d, v, bias=False)
-        for p in self.parameters():
-            if p.dim() == 2:
-                torch.nn.init.normal_(p, std=0.02)
+        # Unit-variance activations at any width: std 1 for the embeddings, 1/sqrt(fan_in) for
+        # every projection. LLaDA's std 0.02 suits d_model 4096; at d_model 128 it starts the
+        # network near zero and training sits on a long plateau before attention learns to
+        # look anything up.
+        torch.nn.init.normal_(self.wte.weight, std=1.0)
+        for m in self.modules():
+            if isinstance(m, torch.nn.Linear):
+                torch.nn.init.normal_(m.weight, std=m.in_features ** -0.5)
 
     def forward(self, ids, pad, start=0):
         """Logits at positions [start, n) of left-padded ids (pad: padding per row)."""

@@ -21,7 +21,7 @@ lr=${LR:-3e-3}
 read -r -a size <<<"${SIZE:---d-model 128 --layers 4 --heads 4 --mlp 384}"
 # Retrieval is the slowest to learn: its practice tasks get most batches.
 task_names=${TASKS:-all,retrieve-short,recite}
-weights=${WEIGHTS:-copy=1,reverse=1,sort=0.5,add=0.5,count=0.5,retrieve=0.5,retrieve-short=3,recite=1}
+weights=${WEIGHTS:-copy=1,reverse=1,sort=0.3,add=0.3,count=0.5,retrieve=0.5,retrieve-short=4,recite=1}
 python=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

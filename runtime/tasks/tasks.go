@@ -86,21 +86,21 @@ func All() []Task {
 		{Name: "reverse", GenLength: 16, generate: reverseItem},
 		{Name: "sort", GenLength: 16, generate: sortItem},
 		{Name: "add", GenLength: 8, generate: addItem},
-		{Name: "retrieve", GenLength: 8, generate: retrieveItem},
+		{Name: "retrieve", GenLength: 4, generate: retrieveItem},
 		{Name: "count", GenLength: 96, generate: countItem},
 	}
 }
 
 // Practice returns training aids: easier variants of suite tasks that a model may be trained on
 // but that are not part of the suite's score. retrieve-short asks the retrieval question over
-// 2 to 42 pairs, so a small model learns the lookup on cheap prompts and then carries it to the
+// 2 to 49 pairs, so a small model learns the lookup on cheap prompts and then carries it to the
 // suite's long ones. recite asks for every pair of a short list again, in another order: every
 // value in its answer is a lookup of the key just before it, so one item teaches the lookup
 // many times over (retrieve's answer teaches it once).
 func Practice() []Task {
 	return []Task{
-		{Name: "retrieve-short", GenLength: 8, generate: func(r *rand.Rand) Item { return retrieve(r, 2+r.IntN(41)) }},
-		{Name: "recite", GenLength: 48, generate: reciteItem},
+		{Name: "retrieve-short", GenLength: 4, generate: func(r *rand.Rand) Item { return retrieve(r, 2+r.IntN(48)) }},
+		{Name: "recite", GenLength: 40, generate: reciteItem},
 	}
 }
 
@@ -190,25 +190,31 @@ func addItem(r *rand.Rand) Item {
 
 // retrieveItem is a long prompt of key=value pairs (at least 256 tokens for a byte-level
 // tokenizer) and a question about one key: the regime where caching the prompt pays. Keys are
-// distinct letters and values three digits, so a key is one token and a value three.
-func retrieveItem(r *rand.Rand) Item { return retrieve(r, 43+r.IntN(10)) }
+// distinct letters and values one letter or digit, so each is one token and a value always
+// sits two tokens after its key: the lookup is the classic two-step associative recall. Every
+// letter is a key, in a random order, so the prompt is long enough.
+func retrieveItem(r *rand.Rand) Item { return retrieve(r, len(keyLetters)) }
 
-const keyLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+const (
+	keyLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	// valueChars never merge with their neighbours in the byte-level test tokenizer.
+	valueChars = "abcdefghijklmnopqrstuvwxyz0123456789"
+)
 
-// retrieve asks for one of pairs (at most len(keyLetters)) key=value pairs.
+// retrieve asks for one of pairs (at most len(keyLetters)) "key=value;" pairs.
 func retrieve(r *rand.Rand, pairs int) Item {
 	keys := []byte(keyLetters)
 	r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 	var sb strings.Builder
 	sb.WriteString("find:")
-	vs := make([]string, pairs)
+	vs := make([]byte, pairs)
 	for i := range vs {
-		vs[i] = fmt.Sprintf("%03d", r.IntN(1000))
-		sb.WriteString(" " + string(keys[i]) + "=" + vs[i])
+		vs[i] = valueChars[r.IntN(len(valueChars))]
+		sb.WriteString(" " + string(keys[i]) + "=" + string(vs[i]) + ";")
 	}
 	i := r.IntN(pairs)
 	sb.WriteString("\n? " + string(keys[i]) + "\n")
-	return Item{Prompt: sb.String(), Answer: vs[i]}
+	return Item{Prompt: sb.String(), Answer: string(vs[i])}
 }
 
 // reciteItem lists 2 to 8 pairs and asks for all of them again, shuffled.

@@ -114,6 +114,10 @@ bench: ## GEMM beside OpenBLAS (needs libopenblas-dev), attention, one denoising
 bench-cache: ## dLLM-Cache: the exact and the cached path on the two standard workloads (REPEATS=3).
 	hack/bench-cache.sh
 
+.PHONY: train-tiny
+train-tiny: ## Train a tiny task model on the CPU into models/tiny-tasks (about an hour; needs python3-torch).
+	hack/train-tiny/train.sh models/tiny-tasks
+
 ##@ Build
 
 .PHONY: build

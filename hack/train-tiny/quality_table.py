@@ -67,7 +67,7 @@ def main():
     acc = lambda r: {t["task"]: t["accuracy"] for t in r["tasks"]}
     mean = lambda xs: sum(xs) / len(xs)
     print("# Quality and speed of dLLM-Cache settings on the tiny task model\n")
-    print("Reproduce with `make quality-table` (hack/train-tiny/quality_table.py; about 20 minutes on 2 cores).")
+    print(f"Reproduce with `hack/train-tiny/quality_table.py --runtime dllm-runtime --model {args.model} --items {args.items}`.")
     print(f"Model `{args.model}`, {args.items} held-out items per task (seed {args.seed}), "
           "steps = response length, low-confidence remasking, one block.\n")
     head = "| K_p | K_r | rho | " + " | ".join(tasks) + " | mean | speedup | top-1 agr. | token agr. | same answer |"

@@ -140,7 +140,13 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	if f.agreement {
+	printEvalTable(stdout, res, f.agreement)
+	return exitOK
+}
+
+// printEvalTable prints eval's result as a table, with the agreement columns when measured.
+func printEvalTable(stdout io.Writer, res *evalResult, agreement bool) {
+	if agreement {
 		say(stdout, "%-10s %6s %8s %9s %8s %9s %6s %6s %6s\n", "task", "items", "correct", "accuracy", "seconds",
 			"uncached", "top1", "tokens", "same")
 		for _, t := range res.Tasks {
@@ -148,13 +154,12 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 			say(stdout, "%-10s %6d %8d %8.1f%% %8.1f %8.1f%% %5.1f%% %5.1f%% %5.1f%%\n", t.Task, t.Items, t.Correct, 100*t.Accuracy,
 				t.Seconds, 100*a.UncachedAccuracy, 100*a.Top1, 100*a.Tokens, 100*a.SameAnswer)
 		}
-		return exitOK
+		return
 	}
 	say(stdout, "%-10s %6s %8s %9s %8s\n", "task", "items", "correct", "accuracy", "seconds")
 	for _, t := range res.Tasks {
 		say(stdout, "%-10s %6d %8d %8.1f%% %8.1f\n", t.Task, t.Items, t.Correct, 100*t.Accuracy, t.Seconds)
 	}
-	return exitOK
 }
 
 // eval loads the checkpoint and scores it on every chosen task.

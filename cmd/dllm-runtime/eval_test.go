@@ -20,6 +20,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,7 +117,7 @@ func TestEvalAgreement(t *testing.T) {
 	base := []string{"eval", "--model", dir, "--tasks", "copy,add", "--items", "3", "--cache", "--agreement",
 		"--cache-prompt-interval", "1", "--cache-response-interval", "1", "--cache-transfer-ratio", "0"}
 	var stdout, stderr strings.Builder
-	if code := run(append(base, "--json"), &stdout, &stderr); code != exitOK {
+	if code := run(slices.Concat(base, []string{"--json"}), &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	var res evalResult

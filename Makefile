@@ -92,10 +92,7 @@ FUZZTIME_TEST ?= 3s
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
-	@for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
-		$(GO) test "$${t%%:*}" -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) || exit 1; \
-	done
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh $(FUZZ_TARGETS)
 
 .PHONY: test-fuzz
 test-fuzz: ## Run each fuzz target briefly (FUZZTIME_TEST).

@@ -238,15 +238,20 @@ func median(x []float64) float64 {
 	return (x[n/2-1] + x[n/2]) / 2
 }
 
-// agreement is the fraction of positions where two generations agree.
+// agreement is the fraction of positions of a where two generations agree.
 func agreement(a, b []int) float64 {
+	return float64(agreedTokens(a, b)) / float64(len(a))
+}
+
+// agreedTokens counts the positions where a and b hold the same token.
+func agreedTokens(a, b []int) int {
 	same := 0
-	for i := range a {
+	for i := range min(len(a), len(b)) {
 		if a[i] == b[i] {
 			same++
 		}
 	}
-	return float64(same) / float64(len(a))
+	return same
 }
 
 // truncate empties f and rewinds it.

@@ -59,7 +59,7 @@ type evalTask struct {
 	Accuracy float64 `json:"accuracy"`
 	Seconds  float64 `json:"seconds"`
 	// With --agreement, the cached run is also compared with the uncached one, as the
-	// runtime's shadow checks compare them (agreement.go).
+	// runtime's shadow checks compare them (evalagree.go).
 	Uncached *uncachedComparison `json:"uncached,omitempty"`
 }
 

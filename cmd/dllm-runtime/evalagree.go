@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"math"
 
 	"dllm.dev/dllm-operator/runtime/engine"
 	"dllm.dev/dllm-operator/runtime/tasks"
@@ -61,7 +60,7 @@ func compareUncached(ctx context.Context, eng *engine.Engine, tok *tokenizer.Tok
 	}
 	for i, r := range exact {
 		tokCompared += len(r.Generated)
-		tokAgreed += int(math.Round(agreement(r.Generated, results[i].Generated) * float64(len(r.Generated))))
+		tokAgreed += agreedTokens(r.Generated, results[i].Generated)
 		out, err := answerText(tok, r.Generated, eos, eot)
 		if err != nil {
 			return nil, err

@@ -99,7 +99,7 @@ func All() []Task {
 // many times over (retrieve's answer teaches it once).
 func Practice() []Task {
 	return []Task{
-		{Name: "retrieve-short", GenLength: 4, generate: func(r *rand.Rand) Item { return retrieve(r, 2+r.IntN(48)) }},
+		{Name: "retrieve-short", GenLength: 4, generate: func(r *rand.Rand) Item { it, _ := retrieve(r, 2+r.IntN(48)); return it }},
 		{Name: "recite", GenLength: 40, generate: reciteItem},
 	}
 }
@@ -193,7 +193,7 @@ func addItem(r *rand.Rand) Item {
 // distinct letters and values one letter or digit, so each is one token and a value always
 // sits two tokens after its key: the lookup is the classic two-step associative recall. Every
 // letter is a key, in a random order, so the prompt is long enough.
-func retrieveItem(r *rand.Rand) Item { return retrieve(r, len(keyLetters)) }
+func retrieveItem(r *rand.Rand) Item { it, _ := retrieve(r, len(keyLetters)); return it }
 
 const (
 	keyLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -201,28 +201,26 @@ const (
 	valueChars = "abcdefghijklmnopqrstuvwxyz0123456789"
 )
 
-// retrieve asks for one of pairs (at most len(keyLetters)) "key=value;" pairs.
-func retrieve(r *rand.Rand, pairs int) Item {
+// retrieve asks for one of pairs (at most len(keyLetters)) "key=value;" pairs, which it also
+// returns in prompt order.
+func retrieve(r *rand.Rand, pairs int) (Item, []string) {
 	keys := []byte(keyLetters)
 	r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
-	var sb strings.Builder
-	sb.WriteString("find:")
-	vs := make([]byte, pairs)
-	for i := range vs {
-		vs[i] = valueChars[r.IntN(len(valueChars))]
-		sb.WriteString(" " + string(keys[i]) + "=" + string(vs[i]) + ";")
+	list := make([]string, pairs)
+	for i := range list {
+		list[i] = string(keys[i]) + "=" + string(valueChars[r.IntN(len(valueChars))]) + ";"
 	}
 	i := r.IntN(pairs)
-	sb.WriteString("\n? " + string(keys[i]) + "\n")
-	return Item{Prompt: sb.String(), Answer: string(vs[i])}
+	prompt := "find: " + strings.Join(list, " ") + "\n? " + string(keys[i]) + "\n"
+	return Item{Prompt: prompt, Answer: list[i][2:3]}, list
 }
 
 // reciteItem lists 2 to 8 pairs and asks for all of them again, shuffled.
 func reciteItem(r *rand.Rand) Item {
-	it := retrieve(r, 2+r.IntN(7))
-	list := strings.Fields(strings.TrimPrefix(it.Prompt[:strings.Index(it.Prompt, "\n")], "find:"))
+	it, list := retrieve(r, 2+r.IntN(7))
+	header := it.Prompt[:strings.Index(it.Prompt, "\n")]
 	r.Shuffle(len(list), func(i, j int) { list[i], list[j] = list[j], list[i] })
-	return Item{Prompt: it.Prompt[:strings.Index(it.Prompt, "\n")] + "\n? all\n", Answer: strings.Join(list, " ")}
+	return Item{Prompt: header + "\n? all\n", Answer: strings.Join(list, " ")}
 }
 
 // countItem asks for the numbers from a to b: an answer of at least 64 bytes.

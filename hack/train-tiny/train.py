@@ -20,17 +20,21 @@ Needs Debian's python3-torch (1.13) and python3-numpy; CPU only; seeded.
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
 import random
 import shutil
 import struct
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+# The parity reference's checkpoint reader (BF16, F32, sharded) and file digest.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
+import reference  # noqa: E402
 
 
 def rms_norm(x, w, eps):
@@ -146,28 +150,6 @@ def write_safetensors(path, tensors):
             f.write(blob)
 
 
-def read_safetensors(path):
-    """The tensors of a BF16 or F32 safetensors file, as float32, by name."""
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        lo, hi = meta["data_offsets"]
-        raw = bytearray(data[lo:hi])
-        if meta["dtype"] == "BF16":
-            t = torch.frombuffer(raw, dtype=torch.int16).view(torch.bfloat16).float()
-        elif meta["dtype"] == "F32":
-            t = torch.frombuffer(raw, dtype=torch.float32).clone()
-        else:
-            raise ValueError(f"{path}: tensor {name} has dtype {meta['dtype']}, want BF16 or F32")
-        out[name] = t.view(meta["shape"])
-    return out
-
-
 def batches(items_by_task, weights, pad_id, tokens_per_batch, rng, progress, curriculum):
     """Endless batches of one task each, the task drawn by weight: left-padded ids, pads.
 
@@ -229,7 +211,7 @@ def main():
 
     model = LLaDA(cfg)
     if args.init:
-        init = read_safetensors(os.path.join(args.init, "model.safetensors"))
+        _, init = reference.load_checkpoint(args.init)
         with torch.no_grad():
             for name, p in model.named_for_checkpoint():
                 if name not in init or init[name].shape != p.shape:
@@ -272,8 +254,7 @@ def main():
         shutil.copy(os.path.join(args.base, name), os.path.join(args.out, name))
     path = os.path.join(args.out, "model.safetensors")
     write_safetensors(path, list(model.named_for_checkpoint()))
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    digest = reference.sha256_file(path)
     summary = {
         "parameters": params, "steps": step, "minutes": round((time.time() - start) / 60, 1), "final_loss": ema,
         "init": args.init, "seed": args.seed, "lr": args.lr, "weights": weights, "curriculum": args.curriculum, "tokens_per_batch": args.tokens_per_batch, "threads": args.threads,

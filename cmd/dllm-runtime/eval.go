@@ -23,10 +23,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"dllm.dev/dllm-operator/runtime/engine"
@@ -294,8 +296,9 @@ func runTasks(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&split, "split", "train", "train or heldout.")
 	fs.IntVar(&items, "items", 1000, "Items per task.")
 	fs.Uint64Var(&seed, "seed", 1, "Seed of the items.")
+	stream := fs.Bool("stream", false, "Write items without end, round robin over the tasks, until the reader closes the pipe: training that never sees an item twice (--items is ignored).")
 	fs.Usage = func() {
-		say(fs.Output(), "Usage: dllm-runtime tasks --model DIR [--split train|heldout] [flags] > items.jsonl\n\nFlags:\n")
+		say(fs.Output(), "Usage: dllm-runtime tasks --model DIR [--split train|heldout] [--stream] [flags] > items.jsonl\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
@@ -331,26 +334,55 @@ func runTasks(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	enc := json.NewEncoder(stdout)
+	write := func(task tasks.Task, it tasks.Item) error {
+		r := taskRecord{Item: it, Split: s.String(), GenLength: task.GenLength}
+		if r.PromptIDs, err = tok.Encode(it.Prompt); err == nil {
+			r.AnswerIDs, err = tok.Encode(it.Answer)
+		}
+		if err == nil && len(r.AnswerIDs) >= task.GenLength {
+			err = fmt.Errorf("task %s: answer %q takes %d tokens, more than the response length %d leaves", task.Name, it.Answer, len(r.AnswerIDs), task.GenLength)
+		}
+		if err != nil {
+			return err
+		}
+		for len(r.AnswerIDs) < task.GenLength {
+			r.AnswerIDs = append(r.AnswerIDs, cfg.EOSTokenID)
+		}
+		return enc.Encode(r)
+	}
+	if *stream {
+		return streamTasks(chosen, s, seed, write, stderr)
+	}
 	for _, task := range chosen {
 		for _, it := range task.Items(s, items, seed) {
-			r := taskRecord{Item: it, Split: s.String(), GenLength: task.GenLength}
-			if r.PromptIDs, err = tok.Encode(it.Prompt); err == nil {
-				r.AnswerIDs, err = tok.Encode(it.Answer)
-			}
-			if err == nil && len(r.AnswerIDs) >= task.GenLength {
-				err = fmt.Errorf("task %s: answer %q takes %d tokens, more than the response length %d leaves", task.Name, it.Answer, len(r.AnswerIDs), task.GenLength)
-			}
-			if err != nil {
+			if err := write(task, it); err != nil {
 				say(stderr, "dllm-runtime tasks: %v\n", err)
-				return exitError
-			}
-			for len(r.AnswerIDs) < task.GenLength {
-				r.AnswerIDs = append(r.AnswerIDs, cfg.EOSTokenID)
-			}
-			if err := enc.Encode(r); err != nil {
 				return exitError
 			}
 		}
 	}
 	return exitOK
+}
+
+// streamTasks writes one item of each task in turn, without end. A write to a closed pipe ends
+// it quietly: that is how the reader says it has had enough.
+func streamTasks(chosen []tasks.Task, s tasks.Split, seed uint64, write func(tasks.Task, tasks.Item) error, stderr io.Writer) int {
+	next := make([]func() (tasks.Item, bool), len(chosen))
+	for i, task := range chosen {
+		var stop func()
+		next[i], stop = iter.Pull(task.Stream(s, seed))
+		defer stop()
+	}
+	for {
+		for i, task := range chosen {
+			it, _ := next[i]()
+			if err := write(task, it); err != nil {
+				if errors.Is(err, syscall.EPIPE) {
+					return exitOK
+				}
+				say(stderr, "dllm-runtime tasks: %v\n", err)
+				return exitError
+			}
+		}
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"dllm.dev/dllm-operator/runtime/tasks"
@@ -104,6 +105,64 @@ func TestTasksCommand(t *testing.T) {
 	}
 	if code := run([]string{"tasks", "--model", dir, "--split", "test"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("bad split: exit %d", code)
+	}
+}
+
+// closingPipe takes n lines and then fails every write as a pipe whose reader has gone.
+type closingPipe struct {
+	strings.Builder
+	n int
+}
+
+func (p *closingPipe) Write(b []byte) (int, error) {
+	if p.n == 0 {
+		return 0, syscall.EPIPE
+	}
+	p.n -= strings.Count(string(b), "\n")
+	return p.Builder.Write(b)
+}
+
+// tasks --stream takes the tasks in turn, each in Items' order with nothing left out but
+// nothing remembered either, and stops quietly when its reader closes the pipe.
+func TestTasksStream(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Options{Family: testmodel.FamilyLLaDA, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	out := &closingPipe{n: 2000}
+	var stderr strings.Builder
+	if code := run([]string{"tasks", "--model", dir, "--stream", "--tasks", "sort,add"}, out, &stderr); code != exitOK {
+		t.Fatalf("tasks --stream: exit %d: %s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2000 {
+		t.Fatalf("%d lines, want the 2000 the reader took", len(lines))
+	}
+	want := map[string][]tasks.Item{}
+	for _, task := range []tasks.Task{tasks.All()[2], tasks.All()[3]} {
+		for it := range task.Stream(tasks.Train, 1) {
+			if want[task.Name] = append(want[task.Name], it); len(want[task.Name]) == 1000 {
+				break
+			}
+		}
+	}
+	next := map[string]int{}
+	for i, line := range lines {
+		var r taskRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if name := []string{"sort", "add"}[i%2]; r.Task != name || r.Split != "train" {
+			t.Fatalf("line %d: task %s (%s), want %s in turn, train split", i, r.Task, r.Split, name)
+		}
+		if w := want[r.Task][next[r.Task]]; r.Prompt != w.Prompt {
+			t.Errorf("line %d: %q, want stream item %q", i, r.Prompt, w.Prompt)
+		}
+		next[r.Task]++
+	}
+	// Items is the stream with repeats dropped, so it starts where the stream starts.
+	if items := tasks.All()[3].Items(tasks.Train, 1000, 1); len(items) != 1000 || items[0].Prompt != want["add"][0].Prompt {
+		t.Errorf("Items: %d items starting %q", len(items), items[0].Prompt)
 	}
 }
 

@@ -42,9 +42,10 @@ limitations under the License.
 //
 // scores a checkpoint on held-out items of the synthetic task suite (runtime/tasks), and
 //
-//	dllm-runtime tasks --model DIR [--split train|heldout] [--items N]
+//	dllm-runtime tasks --model DIR [--split train|heldout] [--items N | --stream]
 //
-// writes items of the suite, tokenized, as JSON lines (the training data).
+// writes items of the suite, tokenized, as JSON lines (the training data; --stream writes fresh
+// ones until the reader closes the pipe).
 package main
 
 import (

@@ -3,8 +3,8 @@
 
 The architecture, sizes and special token ids come from a base checkpoint folder written by
 `dllm-runtime testmodel` (config.json, tokenizer.json, tokenizer_config.json); the training items
-come from `dllm-runtime tasks` (JSON lines with prompt_ids and answer_ids, the answer padded with
-end-of-sequence tokens to the task's response length). The result is a checkpoint in LLaDA's
+are streamed from `dllm-runtime tasks --stream` (JSON lines with prompt_ids and answer_ids, the
+answer padded with end-of-sequence tokens to the task's response length), fresh every batch. The result is a checkpoint in LLaDA's
 exact layout (model.transformer.* tensors, BF16 safetensors) that the runtime loads with no
 special case, plus train.json with what the model card needs.
 
@@ -15,8 +15,9 @@ weighted by 1/t, averaged over the response length. The prompt is never masked. 
 bidirectional; left padding is masked out of the keys and RoPE positions count from the first
 real token, as the runtime batches.
 
-Usage: train.py --base DIR --data train.jsonl --out DIR [--minutes 50] [--seed 1]
-Needs Debian's python3-torch (1.13) and python3-numpy; CPU only; seeded.
+Usage: train.py --base DIR --runtime BIN --tasks NAMES --out DIR [--steps N | --minutes M] [--seed 1]
+Needs Debian's python3-torch (1.13) and python3-numpy; trains on the CPU (--device cuda only
+speeds up a search for a recipe); seeded, and with --steps the same run on any machine.
 """
 
 import argparse
@@ -26,6 +27,7 @@ import os
 import random
 import shutil
 import struct
+import subprocess
 import sys
 import time
 
@@ -105,13 +107,14 @@ class LLaDA(torch.nn.Module):
     def forward(self, ids, pad, start=0):
         """Logits at positions [start, n) of left-padded ids (pad: padding per row)."""
         b, n = ids.shape
-        pos = (torch.arange(n)[None, :] - pad[:, None]).clamp(min=0).float()
-        inv = 1.0 / (self.theta ** (torch.arange(0, self.dh, 2).float() / self.dh))
+        d = ids.device
+        pos = (torch.arange(n, device=d)[None, :] - pad[:, None]).clamp(min=0).float()
+        inv = 1.0 / (self.theta ** (torch.arange(0, self.dh, 2, device=d).float() / self.dh))
         freqs = pos[..., None] * inv
         emb = torch.cat((freqs, freqs), dim=-1)[:, None]  # [b, 1, n, dh]
         cos, sin = emb.cos(), emb.sin()
         # Left padding is masked out of the keys: -inf where a key is padding, [b, 1, n].
-        key_bias = torch.zeros(b, 1, n).masked_fill((torch.arange(n)[None, :] < pad[:, None])[:, None, :], float("-inf"))
+        key_bias = torch.zeros(b, 1, n, device=d).masked_fill((torch.arange(n, device=d)[None, :] < pad[:, None])[:, None, :], float("-inf"))
         x = self.wte(ids)
         for blk in self.blocks:
             x = blk(x, cos, sin, key_bias)
@@ -137,7 +140,7 @@ def write_safetensors(path, tensors):
     """BF16 safetensors: an 8-byte header length, the JSON header, then the raw data."""
     header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for name, t in tensors:
-        data = t.detach().to(torch.bfloat16).contiguous().view(torch.int16).numpy().tobytes()
+        data = t.detach().cpu().to(torch.bfloat16).contiguous().view(torch.int16).numpy().tobytes()
         header[name] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
@@ -150,29 +153,62 @@ def write_safetensors(path, tensors):
             f.write(blob)
 
 
-def batches(items_by_task, weights, pad_id, tokens_per_batch, rng, progress, curriculum):
-    """Endless batches of one task each, the task drawn by weight: left-padded ids, pads.
+class TaskStream:
+    """Training items of one task, never the same twice: `dllm-runtime tasks --stream` read lazily.
 
-    Length curriculum: each task's items are sorted by prompt length and, at training progress
-    f in [0, 1], drawn from the shortest min(1, 0.05 + f / curriculum) share of them, so the
-    model first learns on short prompts (few distracting pairs in retrieval) and sees the
-    longest ones once f reaches curriculum.
+    A fixed set of items is learned by heart: a model that saw 20 000 retrieval items a few
+    times each reached zero training loss and chance accuracy on held-out items. Fresh items
+    leave only the general rule to learn.
+
+    Length curriculum: at training progress f in [0, 1] an item is kept only if its prompt is no
+    longer than the min(1, 0.05 + f / curriculum) quantile of the task's prompt lengths (from
+    its first 1000 items), so the model first learns on short prompts (few distracting pairs in
+    retrieval) and sees the longest ones once f reaches curriculum.
     """
-    tasks = sorted(items_by_task)
+
+    def __init__(self, runtime, base, task, seed):
+        self.proc = subprocess.Popen(
+            [runtime, "tasks", "--model", base, "--split", "train", "--seed", str(seed), "--tasks", task, "--stream"],
+            stdout=subprocess.PIPE, text=True, bufsize=1 << 16)
+        self.drawn = 0
+        self.waiting = [self._read() for _ in range(1000)]
+        self.lengths = sorted(len(it["prompt_ids"]) for it in self.waiting)
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"dllm-runtime tasks --stream ended (exit status {self.proc.wait()})")
+        return json.loads(line)
+
+    def next(self, share):
+        """The next item no longer than the share quantile of prompt lengths."""
+        cap = self.lengths[min(len(self.lengths) - 1, int(share * len(self.lengths)))]
+        while True:
+            it = self.waiting.pop() if self.waiting else self._read()
+            if len(it["prompt_ids"]) <= cap:
+                self.drawn += 1
+                return it
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def batches(streams, weights, pad_id, tokens_per_batch, rng, progress, curriculum):
+    """Endless batches of one task each, the task drawn by weight: left-padded ids, pads."""
+    tasks = sorted(streams)
     w = [weights.get(t, 1.0) for t in tasks]
-    for t in tasks:
-        items_by_task[t].sort(key=lambda it: len(it["prompt_ids"]))
     while True:
         task = rng.choices(tasks, weights=w)[0]
-        items = items_by_task[task]
-        if curriculum > 0:
-            items = items[: max(1, int(len(items) * min(1.0, 0.05 + progress() / curriculum)))]
-        # Fill the batch up to tokens_per_batch of padded rows, at most 64 rows.
+        share = min(1.0, 0.05 + progress() / curriculum) if curriculum > 0 else 1.0
+        # Fill the batch up to tokens_per_batch of padded rows, at most 64 rows; the item that
+        # would overflow it opens the next batch of this task.
         chosen, p = [], 0
         while len(chosen) < 64:
-            it = items[rng.randrange(len(items))]
+            it = streams[task].next(share)
             longest = max(p, len(it["prompt_ids"]))
             if chosen and (longest + it["gen_length"]) * (len(chosen) + 1) > tokens_per_batch:
+                streams[task].waiting.append(it)
                 break
             chosen.append(it)
             p = longest
@@ -181,12 +217,40 @@ def batches(items_by_task, weights, pad_id, tokens_per_batch, rng, progress, cur
         yield task, ids, pad, p
 
 
+def save(model, args, cfg, base, streams, weights, params, step, minutes, loss):
+    """Writes the checkpoint folder: config and tokenizer from the base, BF16 weights, train.json."""
+    os.makedirs(args.out, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(base, name), os.path.join(args.out, name))
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    path = os.path.join(args.out, "model.safetensors")
+    write_safetensors(path, list(model.named_for_checkpoint()))
+    summary = {
+        "parameters": params, "steps": step, "minutes": round(minutes, 1), "final_loss": loss,
+        "init": args.init, "seed": args.seed, "lr": args.lr, "weights": weights, "curriculum": args.curriculum, "rope_theta": cfg["rope_theta"],
+        "tokens_per_batch": args.tokens_per_batch, "threads": args.threads, "device": args.device, "steps_budget": args.steps,
+        "items": {k: v.drawn for k, v in sorted(streams.items())}, "model.safetensors sha256": reference.sha256_file(path),
+        "torch": torch.__version__,
+    }
+    with open(os.path.join(args.out, "train.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    return summary
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True, help="folder from dllm-runtime testmodel: config and tokenizer")
-    ap.add_argument("--data", required=True, help="JSON lines from dllm-runtime tasks --split train")
+    ap.add_argument("--runtime", required=True, help="the dllm-runtime binary: its tasks command streams the training items")
+    ap.add_argument("--tasks", required=True, help="tasks to train on, as dllm-runtime tasks --tasks takes them")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--minutes", type=float, default=50)
+    ap.add_argument("--minutes", type=float, default=50, help="training time budget (ignored with --steps)")
+    ap.add_argument("--steps", type=int, default=0, help="train exactly this many steps: reproducible on any machine, unlike a time budget")
+    ap.add_argument("--rope-theta", type=float, default=0, help="RoPE base for the trained model (default: the base config's)")
+    ap.add_argument("--save-every", type=int, default=0, help="also write the checkpoint every this many steps")
+    ap.add_argument("--device", default="cpu", help="torch device (cpu, cuda): a GPU only speeds up recipe search; the shipped model trains on the CPU")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--tokens-per-batch", type=int, default=2048)
@@ -202,12 +266,15 @@ def main():
     torch.set_num_threads(args.threads)
     with open(os.path.join(args.base, "config.json")) as f:
         cfg = json.load(f)
+    if args.rope_theta:
+        # LLaDA 8B's base of 500 000 turns its 64 frequency pairs slowly; a tiny model's head
+        # has 16, and with that base only the fastest few tell neighbouring positions apart.
+        cfg["rope_theta"] = args.rope_theta
     mask_id, pad_id = cfg["mask_token_id"], cfg["pad_token_id"]
-    items_by_task = {}
-    with open(args.data) as f:
-        for line in f:
-            it = json.loads(line)
-            items_by_task.setdefault(it["task"], []).append(it)
+    names = subprocess.run([args.runtime, "tasks", "--model", args.base, "--tasks", args.tasks, "--items", "1"],
+                           check=True, capture_output=True, text=True).stdout
+    streams = {json.loads(line)["task"]: None for line in names.splitlines()}
+    streams = {t: TaskStream(args.runtime, args.base, t, args.seed) for t in streams if weights.get(t, 1.0) > 0}
 
     model = LLaDA(cfg)
     if args.init:
@@ -217,16 +284,20 @@ def main():
                 if name not in init or init[name].shape != p.shape:
                     raise SystemExit(f"--init {args.init}: no tensor {name} of shape {list(p.shape)}")
                 p.copy_(init[name])
+    dev = torch.device(args.device)
+    model.to(dev)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1)
     budget = args.minutes * 60
-    start, step, ema = time.time(), 0, None
-    progress = lambda: (time.time() - start) / budget
-    for task, ids, pad, p in batches(items_by_task, weights, pad_id, args.tokens_per_batch, rng, progress, args.curriculum):
+    start, step, ema, task_ema = time.time(), 0, None, {}
+    # Training progress in [0, 1]: steps taken, or time spent, against the budget.
+    progress = (lambda: step / args.steps) if args.steps else (lambda: (time.time() - start) / budget)
+    for task, ids, pad, p in batches(streams, weights, pad_id, args.tokens_per_batch, rng, progress, args.curriculum):
         elapsed = time.time() - start
-        if elapsed > budget:
+        frac = progress()
+        if frac >= 1:
             break
-        frac = elapsed / budget
+        ids, pad = ids.to(dev), pad.to(dev)
         lr = args.lr * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -235,6 +306,7 @@ def main():
         # each row's t is still uniform, and the batch's 1/t-weighted loss varies far less.
         t = ((torch.rand(1) + torch.arange(ids.shape[0]) / ids.shape[0]) % 1) * (1 - 1e-3) + 1e-3
         masked = torch.rand(answer.shape) < t[:, None]
+        t, masked = t.to(dev), masked.to(dev)
         noisy = ids.clone()
         noisy[:, p:] = torch.where(masked, torch.full_like(answer, mask_id), answer)
         logits = model(noisy, pad, start=p)
@@ -245,25 +317,17 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        task_ema[task] = loss.item() if task not in task_ema else 0.9 * task_ema[task] + 0.1 * loss.item()
         step += 1
         if step % 50 == 0:
-            print(f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {ema:.4f} ({task})", flush=True)
+            per_task = " ".join(f"{k} {v:.3f}" for k, v in sorted(task_ema.items()))
+            print(f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {ema:.4f}: {per_task}", flush=True)
+        if args.save_every and step % args.save_every == 0:
+            save(model, args, cfg, args.base, streams, weights, params, step, elapsed / 60, ema)
 
-    os.makedirs(args.out, exist_ok=True)
-    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(args.base, name), os.path.join(args.out, name))
-    path = os.path.join(args.out, "model.safetensors")
-    write_safetensors(path, list(model.named_for_checkpoint()))
-    digest = reference.sha256_file(path)
-    summary = {
-        "parameters": params, "steps": step, "minutes": round((time.time() - start) / 60, 1), "final_loss": ema,
-        "init": args.init, "seed": args.seed, "lr": args.lr, "weights": weights, "curriculum": args.curriculum, "tokens_per_batch": args.tokens_per_batch, "threads": args.threads,
-        "items": {k: len(v) for k, v in sorted(items_by_task.items())}, "model.safetensors sha256": digest,
-        "torch": torch.__version__,
-    }
-    with open(os.path.join(args.out, "train.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
+    summary = save(model, args, cfg, args.base, streams, weights, params, step, (time.time() - start) / 60, ema)
+    for st in streams.values():
+        st.close()
     print(json.dumps(summary))
 
 

@@ -5,23 +5,26 @@
 # the CPU. Run once by a developer, not by CI; seeded. Then it scores the result on held-out items.
 #
 # Usage: hack/train-tiny/train.sh OUT_DIR
-# Environment: MINUTES (training time, default 55), ITEMS (training items per task, default
-# 20000), SEED (default 1), LR (peak learning rate, default 3e-3), SIZE (testmodel size flags,
-# default "--d-model 128 --layers 4 --heads 4 --mlp 384"), TASKS (tasks trained on), WEIGHTS
-# (how often each task's batches are drawn), PYTHON (an interpreter with python3-torch and
-# python3-numpy, default /usr/bin/python3).
+# Environment: MINUTES (training time, default 55), STEPS (train this many steps instead of for
+# MINUTES: the same run on any machine), INIT (a checkpoint folder to start from, for staged
+# training), DEVICE (torch device, default cpu), SEED (default 1), LR (peak learning rate,
+# default 1e-3), ROPE_THETA (default 10000), SIZE (testmodel size flags, default "--d-model 128 --layers 4 --heads 4
+# --mlp 384"), TASKS (tasks trained on), WEIGHTS (how often each task's batches are drawn),
+# PYTHON (an interpreter with python3-torch and python3-numpy, default /usr/bin/python3).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 out=${1:?usage: train.sh OUT_DIR}
 minutes=${MINUTES:-55}
-items=${ITEMS:-20000}
+extra=()
+[[ -n ${STEPS:-} ]] && extra+=(--steps "$STEPS")
+[[ -n ${INIT:-} ]] && extra+=(--init "$INIT")
 seed=${SEED:-1}
-lr=${LR:-3e-3}
+lr=${LR:-1e-3}
 read -r -a size <<<"${SIZE:---d-model 128 --layers 4 --heads 4 --mlp 384}"
 # Retrieval is the slowest to learn: its practice tasks get most batches.
 task_names=${TASKS:-all,retrieve-short,recite}
-weights=${WEIGHTS:-copy=1,reverse=1,sort=0.3,add=0.3,count=0.5,retrieve=0.5,retrieve-short=4,recite=1}
+weights=${WEIGHTS:-copy=1,reverse=1,sort=0.3,add=0.3,count=0.5,retrieve=0.5,retrieve-short=3,recite=2}
 python=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -30,8 +33,7 @@ go build -o "$tmp/dllm-runtime" ./cmd/dllm-runtime
 # The base folder fixes the architecture, sizes, special ids and tokenizer; its random
 # weights are not used.
 "$tmp/dllm-runtime" testmodel --family llada --out "$tmp/base" --seed "$seed" "${size[@]}" >/dev/null
-"$tmp/dllm-runtime" tasks --model "$tmp/base" --split train --items "$items" --seed "$seed" \
-	--tasks "$task_names" >"$tmp/train.jsonl"
-"$python" hack/train-tiny/train.py --base "$tmp/base" --data "$tmp/train.jsonl" --out "$out" \
-	--minutes "$minutes" --seed "$seed" --lr "$lr" --weights "$weights"
+"$python" hack/train-tiny/train.py --base "$tmp/base" --runtime "$tmp/dllm-runtime" --tasks "$task_names" --out "$out" \
+	--minutes "$minutes" --seed "$seed" --lr "$lr" --weights "$weights" \
+	--rope-theta "${ROPE_THETA:-10000}" --save-every 500 --device "${DEVICE:-cpu}" "${extra[@]}"
 "$tmp/dllm-runtime" eval --model "$out" --items 100

@@ -25,6 +25,7 @@ package tasks
 import (
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -94,9 +95,9 @@ func All() []Task {
 // Practice returns training aids: easier variants of suite tasks that a model may be trained on
 // but that are not part of the suite's score. retrieve-short asks the retrieval question over
 // 2 to 49 pairs, so a small model learns the lookup on cheap prompts and then carries it to the
-// suite's long ones. recite asks for every pair of a short list again, in another order: every
-// value in its answer is a lookup of the key just before it, so one item teaches the lookup
-// many times over (retrieve's answer teaches it once).
+// suite's long ones. recite asks for every pair of a short list again, in the order its question
+// names the keys: every value in its answer is a lookup of the key just before it, so one item
+// teaches the lookup many times over (retrieve's answer teaches it once).
 func Practice() []Task {
 	return []Task{
 		{Name: "retrieve-short", GenLength: 4, generate: func(r *rand.Rand) Item { it, _ := retrieve(r, 2+r.IntN(48)); return it }},
@@ -134,19 +135,46 @@ func Lookup(names string) ([]Task, error) {
 // Items returns n distinct items of t in split, drawn from seed: the same arguments always give
 // the same items.
 func (t Task) Items(split Split, n int, seed uint64) []Item {
-	r := rand.New(rand.NewPCG(seed, uint64(len(t.Name))<<32|uint64(split)))
 	seen := map[string]bool{}
 	items := make([]Item, 0, n)
-	for tries := 0; len(items) < n && tries < 1000*n+1000; tries++ {
-		it := t.generate(r)
-		if SplitOf(it.Prompt) != split || seen[it.Prompt] {
-			continue
+	tries := 0
+	for it := range t.stream(split, seed, &tries) {
+		if len(items) == n || tries > 1000*n+1000 {
+			break
 		}
-		seen[it.Prompt] = true
-		it.Task = t.Name
-		items = append(items, it)
+		if !seen[it.Prompt] {
+			seen[it.Prompt] = true
+			items = append(items, it)
+		}
 	}
 	return items
+}
+
+// Stream yields items of t in split, drawn from seed, without end: Items' sequence before it
+// drops repeats. Training reads it so that no item is seen twice and nothing can be learned by
+// heart; it keeps no memory of what it yielded, so the small tasks may repeat an item.
+func (t Task) Stream(split Split, seed uint64) iter.Seq[Item] {
+	var tries int
+	return t.stream(split, seed, &tries)
+}
+
+// stream counts in tries the items it generates, those of the other split included, so that
+// Items can give up on a task whose split has fewer distinct items than it asks for.
+func (t Task) stream(split Split, seed uint64, tries *int) iter.Seq[Item] {
+	return func(yield func(Item) bool) {
+		r := rand.New(rand.NewPCG(seed, uint64(len(t.Name))<<32|uint64(split)))
+		for {
+			it := t.generate(r)
+			*tries++
+			if SplitOf(it.Prompt) != split {
+				continue
+			}
+			it.Task = t.Name
+			if !yield(it) {
+				return
+			}
+		}
+	}
 }
 
 // Correct reports whether output answers it: equal after trimming surrounding space.
@@ -215,12 +243,19 @@ func retrieve(r *rand.Rand, pairs int) (Item, []string) {
 	return Item{Prompt: prompt, Answer: list[i][2:3]}, list
 }
 
-// reciteItem lists 2 to 8 pairs and asks for all of them again, shuffled.
+// reciteItem lists 2 to 8 pairs and asks for all of them again, in an order its question names
+// key by key. Every value in the answer is a lookup whose key stands two tokens before it, as
+// the key of retrieve's question stands two tokens before its answer; the answer's keys are
+// copied from the question, so nothing in it is a guess.
 func reciteItem(r *rand.Rand) Item {
 	it, list := retrieve(r, 2+r.IntN(7))
 	header := it.Prompt[:strings.Index(it.Prompt, "\n")]
 	r.Shuffle(len(list), func(i, j int) { list[i], list[j] = list[j], list[i] })
-	return Item{Prompt: header + "\n? all\n", Answer: strings.Join(list, " ")}
+	keys := make([]string, len(list))
+	for i, pair := range list {
+		keys[i] = pair[:1]
+	}
+	return Item{Prompt: header + "\n? " + strings.Join(keys, " ") + "\n", Answer: strings.Join(list, " ")}
 }
 
 // countItem asks for the numbers from a to b: an answer of at least 64 bytes.

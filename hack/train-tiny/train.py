@@ -8,10 +8,16 @@ answer padded with end-of-sequence tokens to the task's response length), fresh 
 exact layout (model.transformer.* tensors, BF16 safetensors) that the runtime loads with no
 special case, plus train.json with what the model card needs.
 
-Objective (LLaDA supervised fine-tuning): for each item draw t ~ U(eps, 1) (stratified over the
-batch), mask every response
-token independently with probability t, and minimise the cross-entropy of the masked tokens
-weighted by 1/t, averaged over the response length. The prompt is never masked. Attention is
+Objective (LLaDA supervised fine-tuning): for each item draw a mask ratio t, mask that share of
+the response, and minimise the cross-entropy of the masked tokens weighted by 1/t, averaged over
+the response length L. By default (--masking count) t = l/L with l ~ U{1, ..., L} and exactly l
+tokens masked, the lower-variance form of the same bound that LLaDA uses to evaluate likelihoods
+(LLaDA paper, eq. 6): the weight L/l makes each item's loss the mean cross-entropy of its masked
+tokens. --masking bernoulli is LLaDA's training code: t ~ U(eps, 1), each token masked with
+probability t. On answers of a few tokens the latter's loss is mostly zero, with rare spikes
+of weight up to 1/eps that the gradient clipping then scales the whole step down for; the
+former has the same expectation and no such spikes. Both draw t
+stratified over the batch (one draw shifted by i/B). The prompt is never masked. Attention is
 bidirectional; left padding is masked out of the keys and RoPE positions count from the first
 real token, as the runtime batches.
 
@@ -229,7 +235,7 @@ def save(model, args, cfg, base, streams, weights, params, step, minutes, loss):
     write_safetensors(path, list(model.named_for_checkpoint()))
     summary = {
         "parameters": params, "steps": step, "minutes": round(minutes, 1), "final_loss": loss,
-        "init": args.init, "seed": args.seed, "lr": args.lr, "weights": weights, "curriculum": args.curriculum, "rope_theta": cfg["rope_theta"],
+        "init": args.init, "seed": args.seed, "lr": args.lr, "weights": weights, "curriculum": args.curriculum, "masking": args.masking, "rope_theta": cfg["rope_theta"],
         "tokens_per_batch": args.tokens_per_batch, "threads": args.threads, "device": args.device, "steps_budget": args.steps,
         "items": {k: v.drawn for k, v in sorted(streams.items())}, "model.safetensors sha256": reference.sha256_file(path),
         "torch": torch.__version__,
@@ -248,6 +254,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, default=50, help="training time budget (ignored with --steps)")
     ap.add_argument("--steps", type=int, default=0, help="train exactly this many steps: reproducible on any machine, unlike a time budget")
+    ap.add_argument("--masking", choices=("count", "bernoulli"), default="count", help="how the mask ratio is drawn and applied (see the objective above)")
     ap.add_argument("--rope-theta", type=float, default=0, help="RoPE base for the trained model (default: the base config's)")
     ap.add_argument("--save-every", type=int, default=0, help="also write the checkpoint every this many steps")
     ap.add_argument("--device", default="cpu", help="torch device (cpu, cuda): a GPU only speeds up recipe search; the shipped model trains on the CPU")
@@ -302,16 +309,25 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         answer = ids[:, p:]
-        # t ~ U(eps, 1) for each row, stratified across the batch (one draw shifted by i/B):
-        # each row's t is still uniform, and the batch's 1/t-weighted loss varies far less.
-        t = ((torch.rand(1) + torch.arange(ids.shape[0]) / ids.shape[0]) % 1) * (1 - 1e-3) + 1e-3
-        masked = torch.rand(answer.shape) < t[:, None]
+        # Each row's t is uniform; stratified across the batch (one draw shifted by i/B), the
+        # batch's 1/t-weighted loss varies far less.
+        u = (torch.rand(1) + torch.arange(ids.shape[0]) / ids.shape[0]) % 1
+        big_l = answer.shape[1]
+        if args.masking == "count":
+            masked_count = 1 + (u * big_l).long().clamp(max=big_l - 1)
+            t = masked_count.float() / big_l
+            # The masked_count lowest of a random score per token: exactly that many, uniformly placed.
+            rank = torch.rand(answer.shape).argsort(1).argsort(1)
+            masked = rank < masked_count[:, None]
+        else:
+            t = u * (1 - 1e-3) + 1e-3
+            masked = torch.rand(answer.shape) < t[:, None]
         t, masked = t.to(dev), masked.to(dev)
         noisy = ids.clone()
         noisy[:, p:] = torch.where(masked, torch.full_like(answer, mask_id), answer)
         logits = model(noisy, pad, start=p)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), answer.reshape(-1), reduction="none").view(answer.shape)
-        loss = ((ce * masked).sum(1) / t / answer.shape[1]).mean()
+        loss = ((ce * masked).sum(1) / t / big_l).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

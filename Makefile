@@ -111,8 +111,15 @@ bench: ## GEMM beside OpenBLAS (needs libopenblas-dev), attention, one denoising
 bench-cache: ## dLLM-Cache: the exact and the cached path on the two standard workloads (REPEATS=3).
 	hack/bench-cache.sh
 
+.PHONY: quality-table
+quality-table: ## Accuracy and speed of models/tiny-tasks, exact and over a grid of cache settings: docs/quality-speed.md.
+	$(GO) build -o bin/dllm-runtime ./cmd/dllm-runtime
+	hack/train-tiny/quality_table.py --runtime bin/dllm-runtime --model models/tiny-tasks \
+		--items 100 --tasks copy,reverse,sort,retrieve >docs/quality-speed.md.tmp
+	mv docs/quality-speed.md.tmp docs/quality-speed.md
+
 .PHONY: train-tiny
-train-tiny: ## Train a tiny task model on the CPU into models/tiny-tasks (about an hour; needs python3-torch).
+train-tiny: ## Retrain models/tiny-tasks on the CPU (about an hour; needs python3-torch).
 	hack/train-tiny/train.sh models/tiny-tasks
 
 ##@ Build

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh is `make demo`: it starts a local control plane (etcd and kube-apiserver built from the
 # Go module proxy), installs the DLLMService CRD, runs the manager, applies config/samples, shows
-# what the operator made of them, shows the API server rejecting a broken manifest, and then keeps
-# everything running until Ctrl-C.
+# what the operator made of them, shows the API server rejecting a broken manifest, serves the
+# shipped tiny trained model (models/tiny-tasks) with the runtime and asks it questions over the
+# OpenAI API, and then keeps everything running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,6 +18,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "Building the manager and the local control plane"
 go build -o bin/manager ./cmd/manager
 go build -o bin/devcluster ./hack/devcluster
+go build -o bin/dllm-runtime ./cmd/dllm-runtime
 
 pids=()
 cleanup() {
@@ -69,6 +71,31 @@ if "$kubectl" apply -f hack/demo-invalid-dllmservice.yaml; then
 	echo "the API server accepted a broken manifest" >&2
 	exit 1
 fi
+
+step "The runtime serving the shipped tiny model (models/tiny-tasks; logs in $demo_dir/runtime.log)"
+port=18000
+cat >"$demo_dir/runtime.json" <<JSON
+{"model":{"name":"tiny-tasks","family":"LLaDA","dir":"$PWD/models/tiny-tasks","dtype":"BFloat16","backend":"CPU"},
+ "server":{"port":$port,"maxBatchSize":4,"maxQueue":16},
+ "generation":{"steps":16,"genLength":16,"blockLength":16,"remasking":"LowConfidence","temperatureMilli":0},
+ "cache":{"enabled":true,"promptRefreshInterval":100,"responseRefreshInterval":4,"transferPercent":25}}
+JSON
+bin/dllm-runtime serve --config "$demo_dir/runtime.json" >"$demo_dir/runtime.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+	curl -sf "localhost:$port/readyz" >/dev/null && break
+	kill -0 "${pids[-1]}" 2>/dev/null || { cat "$demo_dir/runtime.log" >&2; exit 1; }
+	sleep 0.5
+done
+# ask PROMPT MAX_TOKENS: PROMPT is a JSON string literal.
+ask() {
+	echo "  prompt $1"
+	printf '  answer '
+	curl -sf "localhost:$port/v1/completions" -H 'Content-Type: application/json' \
+		-d "{\"model\":\"tiny-tasks\",\"prompt\":$1,\"max_tokens\":$2}" | sed -n 's/.*"text":\("[^"]*"\).*/\1/p'
+}
+ask '"copy: llada8b\n"' 16
+ask '"reverse: gitops\n"' 16
 
 step "The cluster keeps running. In another shell:"
 echo "  export KUBECONFIG=$KUBECONFIG"

@@ -8,7 +8,7 @@ wall-clock speedup over the exact path (eval's timed generation only; the compar
 not timed), and the agreement signals; then how well the agreement signals predict the loss of
 accuracy across settings.
 
-Usage: quality_table.py --runtime BIN --model DIR [--items 50] [--seed 1] > report.md
+Usage: quality_table.py --runtime BIN --model DIR [--items 50] [--seed 1] [--tasks all] > report.md
 Standard library only.
 """
 
@@ -30,7 +30,7 @@ GRID = [
 
 
 def run_eval(args, extra):
-    cmd = [args.runtime, "eval", "--model", args.model, "--items", str(args.items), "--seed", str(args.seed), "--json"] + extra
+    cmd = [args.runtime, "eval", "--model", args.model, "--items", str(args.items), "--seed", str(args.seed), "--tasks", args.tasks, "--json"] + extra
     print("#", " ".join(cmd), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
@@ -53,6 +53,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--items", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tasks", default="all", help="tasks to score, as eval's --tasks takes them")
     args = ap.parse_args()
 
     exact = run_eval(args, [])
@@ -67,7 +68,7 @@ def main():
     acc = lambda r: {t["task"]: t["accuracy"] for t in r["tasks"]}
     mean = lambda xs: sum(xs) / len(xs)
     print("# Quality and speed of dLLM-Cache settings on the tiny task model\n")
-    print(f"Reproduce with `hack/train-tiny/quality_table.py --runtime dllm-runtime --model {args.model} --items {args.items}`.")
+    print(f"Reproduce with `hack/train-tiny/quality_table.py --runtime dllm-runtime --model {args.model} --items {args.items} --tasks {args.tasks}`.")
     print(f"Model `{args.model}`, {args.items} held-out items per task (seed {args.seed}), "
           "steps = response length, low-confidence remasking, one block.\n")
     head = "| K_p | K_r | rho | " + " | ".join(tasks) + " | mean | speedup | top-1 agr. | token agr. | same answer |"

@@ -16,10 +16,10 @@ tokens masked, the lower-variance form of the same bound that LLaDA uses to eval
 tokens. --masking bernoulli is LLaDA's training code: t ~ U(eps, 1), each token masked with
 probability t. On answers of a few tokens the latter's loss is mostly zero, with rare spikes
 of weight up to 1/eps that the gradient clipping then scales the whole step down for; the
-former has the same expectation and no such spikes. Both draw t
-stratified over the batch (one draw shifted by i/B). The prompt is never masked. Attention is
-bidirectional; left padding is masked out of the keys and RoPE positions count from the first
-real token, as the runtime batches.
+former has the same expectation and no such spikes. Both draw t stratified over the batch (one
+draw shifted by i/B). The prompt is never masked. Attention is bidirectional; left padding is
+masked out of the keys and RoPE positions count from the first real token, as the runtime
+batches.
 
 Usage: train.py --base DIR --runtime BIN --tasks NAMES --out DIR [--steps N | --minutes M] [--seed 1]
 Needs Debian's python3-torch (1.13) and python3-numpy; trains on the CPU (--device cuda only

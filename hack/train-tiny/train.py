@@ -162,9 +162,9 @@ def write_safetensors(path, tensors):
 class TaskStream:
     """Training items of one task, never the same twice: `dllm-runtime tasks --stream` read lazily.
 
-    A fixed set of items is learned by heart: a model that saw 20 000 retrieval items a few
-    times each reached zero training loss and chance accuracy on held-out items. Fresh items
-    leave only the general rule to learn.
+    A fixed set of items is learned by heart: a model trained on 1 732 short retrieval items
+    reached a training loss near zero and chance accuracy on held-out items. Fresh items leave
+    only the general rule to learn.
 
     Length curriculum: at training progress f in [0, 1] an item is kept only if its prompt is no
     longer than the min(1, 0.05 + f / curriculum) quantile of the task's prompt lengths (from
@@ -195,6 +195,11 @@ class TaskStream:
                 self.drawn += 1
                 return it
 
+    def put_back(self, it):
+        """Returns an item that next handed out but that was not used: next hands it out again."""
+        self.waiting.append(it)
+        self.drawn -= 1
+
     def close(self):
         self.proc.kill()
         self.proc.wait()
@@ -214,7 +219,7 @@ def batches(streams, weights, pad_id, tokens_per_batch, rng, progress, curriculu
             it = streams[task].next(share)
             longest = max(p, len(it["prompt_ids"]))
             if chosen and (longest + it["gen_length"]) * (len(chosen) + 1) > tokens_per_batch:
-                streams[task].waiting.append(it)
+                streams[task].put_back(it)
                 break
             chosen.append(it)
             p = longest

@@ -375,7 +375,7 @@ func streamTasks(chosen []tasks.Task, s tasks.Split, seed uint64, write func(tas
 	}
 	for {
 		for i, task := range chosen {
-			it, _ := next[i]()
+			it, _ := next[i]() // a task's stream never ends
 			if err := write(task, it); err != nil {
 				if errors.Is(err, syscall.EPIPE) {
 					return exitOK

@@ -5,7 +5,7 @@
 # the CPU. Run once by a developer, not by CI; seeded. Then it scores the result on held-out items.
 #
 # Usage: hack/train-tiny/train.sh OUT_DIR
-# Environment: MINUTES (training time, default 55), STEPS (train this many steps instead of for
+# Environment: MINUTES (training time, default 50), STEPS (train this many steps instead of for
 # MINUTES: the same run on any machine), INIT (a checkpoint folder to start from, for staged
 # training), DEVICE (torch device, default cpu), SEED (default 1), LR (peak learning rate,
 # default 1e-3), ROPE_THETA (default 10000), SIZE (testmodel size flags, default "--d-model 128 --layers 4 --heads 4
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 out=${1:?usage: train.sh OUT_DIR}
-minutes=${MINUTES:-55}
+minutes=${MINUTES:-50}
 extra=()
 [[ -n ${STEPS:-} ]] && extra+=(--steps "$STEPS")
 [[ -n ${INIT:-} ]] && extra+=(--init "$INIT")

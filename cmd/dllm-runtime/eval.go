@@ -336,6 +336,7 @@ func runTasks(args []string, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(stdout)
 	write := func(task tasks.Task, it tasks.Item) error {
 		r := taskRecord{Item: it, Split: s.String(), GenLength: task.GenLength}
+		var err error
 		if r.PromptIDs, err = tok.Encode(it.Prompt); err == nil {
 			r.AnswerIDs, err = tok.Encode(it.Answer)
 		}

@@ -4,9 +4,10 @@
 The architecture, sizes and special token ids come from a base checkpoint folder written by
 `dllm-runtime testmodel` (config.json, tokenizer.json, tokenizer_config.json); the training items
 are streamed from `dllm-runtime tasks --stream` (JSON lines with prompt_ids and answer_ids, the
-answer padded with end-of-sequence tokens to the task's response length), fresh every batch. The result is a checkpoint in LLaDA's
-exact layout (model.transformer.* tensors, BF16 safetensors) that the runtime loads with no
-special case, plus train.json with what the model card needs.
+answer padded with end-of-sequence tokens to the task's response length), fresh every batch.
+The result is a checkpoint in LLaDA's exact layout (model.transformer.* tensors, BF16
+safetensors) that the runtime loads with no special case, plus train.json with what the model
+card needs.
 
 Objective (LLaDA supervised fine-tuning): for each item draw a mask ratio t, mask that share of
 the response, and minimise the cross-entropy of the masked tokens weighted by 1/t, averaged over
@@ -228,11 +229,11 @@ def batches(streams, weights, pad_id, tokens_per_batch, rng, progress, curriculu
         yield task, ids, pad, p
 
 
-def save(model, args, cfg, base, streams, weights, params, step, minutes, loss):
+def save(model, args, cfg, streams, weights, params, step, minutes, loss):
     """Writes the checkpoint folder: config and tokenizer from the base, BF16 weights, train.json."""
     os.makedirs(args.out, exist_ok=True)
     for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(base, name), os.path.join(args.out, name))
+        shutil.copy(os.path.join(args.base, name), os.path.join(args.out, name))
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
@@ -344,9 +345,9 @@ def main():
             per_task = " ".join(f"{k} {v:.3f}" for k, v in sorted(task_ema.items()))
             print(f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {ema:.4f}: {per_task}", flush=True)
         if args.save_every and step % args.save_every == 0:
-            save(model, args, cfg, args.base, streams, weights, params, step, elapsed / 60, ema)
+            save(model, args, cfg, streams, weights, params, step, elapsed / 60, ema)
 
-    summary = save(model, args, cfg, args.base, streams, weights, params, step, (time.time() - start) / 60, ema)
+    summary = save(model, args, cfg, streams, weights, params, step, (time.time() - start) / 60, ema)
     for st in streams.values():
         st.close()
     print(json.dumps(summary))

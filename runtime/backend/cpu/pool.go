@@ -53,6 +53,22 @@ type job struct {
 	done    chan struct{}
 }
 
+// wait returns once every helper has settled. It polls first: a goroutine that blocks on the
+// channel parks, and the Go scheduler then runs it again only after the helper that wakes it
+// yields its P or an idle P steals it, tens of microseconds that the next operation waits for.
+func (j *job) wait() {
+	start := time.Now()
+	for i := 0; j.pending.Load() != 0; i++ {
+		if i%32 == 31 {
+			if time.Since(start) > spinFor {
+				<-j.done
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
 func (j *job) settle() {
 	if j.pending.Add(-1) == 0 {
 		close(j.done)
@@ -132,7 +148,7 @@ func (p *pool) run(threads int, fn func()) {
 			j.settle()
 		}
 	}
-	<-j.done
+	j.wait()
 }
 
 // parallelFor calls fn(i) for every i in [0, n) on up to threads goroutines, handing out

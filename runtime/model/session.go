@@ -402,7 +402,7 @@ func (s *Session) verify(blk *block, f *features) ([]int, error) {
 		return nil, err
 	}
 	x, n, vNew, vOld, sim := v[0], v[1], v[2], v[3], v[4]
-	if err := b.Gather(x, s.act.x, s.gen); err != nil {
+	if x, err = s.genRows(x, s.act.x); err != nil {
 		return nil, err
 	}
 	if err := b.RMSNorm(n, x, blk.attnNorm, a.NormEps); err != nil {
@@ -412,7 +412,7 @@ func (s *Session) verify(blk *block, f *features) ([]int, error) {
 		return nil, err
 	}
 	s.stats.FLOPs += 2 * int64(g) * int64(a.Hidden) * int64(a.KVHeads*a.HeadDim)
-	if err := b.Gather(vOld, f.v, s.gen); err != nil {
+	if vOld, err = s.genRows(vOld, f.v); err != nil {
 		return nil, err
 	}
 	if err := b.Cosine(sim, vNew, vOld); err != nil {
@@ -433,7 +433,7 @@ func (s *Session) verify(blk *block, f *features) ([]int, error) {
 	if !s.set.PartialV {
 		return sel, b.Scatter(f.v, vNew, s.gen)
 	}
-	part, err := vOld.Rows(0, len(local))
+	part, err := s.vOld.Rows(0, len(local)) // scratch: vOld may be f.v itself
 	if err != nil {
 		return nil, err
 	}
@@ -441,6 +441,15 @@ func (s *Session) verify(blk *block, f *features) ([]int, error) {
 		return nil, err
 	}
 	return sel, b.Scatter(f.v, part, sel)
+}
+
+// genRows returns the response rows of t: with one sequence they are contiguous and read in
+// place, else they are gathered into scratch (len(s.gen) rows).
+func (s *Session) genRows(scratch, t *tensor.Tensor) (*tensor.Tensor, error) {
+	if s.seqs == 1 {
+		return t.Rows(s.promptLen, s.seqLen)
+	}
+	return scratch, s.m.b.Gather(scratch, t, s.gen)
 }
 
 // recompute runs the block for rows q (ascending within the prompt part q[:nPrompt] and within

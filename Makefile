@@ -67,12 +67,12 @@ test-unit: ## Run the unit tests with the race detector.
 	$(GO) test -race -count=1 ./...
 
 .PHONY: test-integration
-test-integration: ## Run the envtest suites against kube-apiserver and etcd built by hack/envtest-assets.sh.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" $(GO) test -tags integration -count=1 -v ./test/integration/...
+test-integration: ## Run the envtest suites and the local cluster's tests against the control plane built by hack/envtest-assets.sh.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh cluster)" $(GO) test -tags integration -count=1 -v ./test/integration/... ./test/cluster/...
 
 .PHONY: envtest-assets
-envtest-assets: ## Build (once) and print the kube-apiserver, etcd and kubectl directory.
-	hack/envtest-assets.sh --verify kubectl
+envtest-assets: ## Build (once) and print the directory of etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl.
+	hack/envtest-assets.sh --verify kubectl cluster
 
 # Every fuzz target, as package:Target. `make fuzz` runs each for FUZZTIME, `make test` for
 # FUZZTIME_TEST (a smoke run that still mutates beyond the seed corpus).

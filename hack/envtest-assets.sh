@@ -10,8 +10,10 @@
 # only the first run is slow (about 10 minutes for etcd and kube-apiserver on an idle 2-core
 # machine, 20 under load); later runs print the path at once.
 #
-# Usage: hack/envtest-assets.sh [--verify] [kubectl]
+# Usage: hack/envtest-assets.sh [--verify] [kubectl] [cluster]
 #   kubectl    also build kubectl (the demo uses it, so no particular kubectl must be installed)
+#   cluster    also build kube-controller-manager and kube-scheduler (the local cluster of
+#              test/cluster: Deployments get Pods and the Pods get bound)
 #   --verify   print each binary's version
 set -euo pipefail
 
@@ -25,7 +27,8 @@ for arg in "$@"; do
 	case "$arg" in
 	--verify) verify=true ;;
 	kubectl) binaries+=(kubectl) ;;
-	*) echo "usage: $0 [--verify] [kubectl]" >&2; exit 2 ;;
+	cluster) binaries+=(kube-controller-manager kube-scheduler) ;;
+	*) echo "usage: $0 [--verify] [kubectl] [cluster]" >&2; exit 2 ;;
 	esac
 done
 

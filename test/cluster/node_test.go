@@ -1,0 +1,264 @@
+//go:build integration
+
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"dllm.dev/dllm-operator/test/cluster"
+	"dllm.dev/dllm-operator/test/processnode"
+)
+
+// The test binary doubles as the pods' program: with SERVE_ADDR set it serves HTTP there
+// instead of running tests. GET / answers with the pod's name and the config file's content,
+// GET /healthz answers 200 and every other path 404; it prints its pid first.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv("SERVE_ADDR"); addr != "" {
+		fmt.Printf("pid %d\n", os.Getpid())
+		mux := http.NewServeMux()
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+		mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+			cfg, _ := os.ReadFile(os.Getenv("CONFIG_FILE"))
+			_, _ = fmt.Fprintf(w, "%s %s", os.Getenv("HOSTNAME"), cfg)
+		})
+		fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, mux))
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// TestProcessNodeRunsDeployment runs a Deployment on the process node: its Pod runs as a local
+// process on its own loopback address with its ConfigMap volume and downward-API environment,
+// passes its readiness probe, and is listed in the Service's EndpointSlice; a Pod whose
+// readiness probe fails stays out of the ready endpoints; deleting the Deployment leaves no
+// process behind.
+func TestProcessNodeRunsDeployment(t *testing.T) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-integration`")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	c, err := cluster.Start(ctx, cluster.Options{Assets: assets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	cs := kubernetes.NewForConfigOrDie(c.Config)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := processnode.Start(ctx, cs, processnode.Config{Name: "process-node", Root: t.TempDir(),
+		Images: map[string]string{"registry.example/echo": self}, GPUs: 2, GPUType: "NVIDIA-H100-80GB-HBM3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Stop)
+
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "echo-config", Namespace: "default"},
+		Data: map[string]string{"greeting": "hello"}}
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(name, readyPath string) {
+		labels := map[string]string{"app": name}
+		dep := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](1),
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{
+						TerminationGracePeriodSeconds: ptr.To[int64](5),
+						Containers: []corev1.Container{{
+							Name: "echo", Image: "registry.example/echo:v1",
+							Env: []corev1.EnvVar{
+								{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+								{Name: "SERVE_ADDR", Value: "$(POD_IP):8080"},
+								{Name: "CONFIG_FILE", Value: "/etc/echo/greeting"},
+							},
+							Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+							VolumeMounts:   []corev1.VolumeMount{{Name: "config", MountPath: "/etc/echo"}},
+							ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: readyPath, Port: intstr.FromString("http")}}},
+							Resources:      corev1.ResourceRequirements{Limits: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}},
+						}},
+						Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
+							ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "echo-config"}}}}},
+					},
+				},
+			},
+		}
+		if _, err := cs.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}}}
+		if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create("echo", "/healthz")
+
+	// The Deployment becomes Available: the Pod runs and passes its readiness probe.
+	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		d, err := cs.AppsV1().Deployments("default").Get(ctx, "echo", metav1.GetOptions{})
+		return err == nil && d.Status.AvailableReplicas == 1, nil
+	})
+	if err != nil {
+		t.Fatalf("Deployment echo did not become Available: %v", err)
+	}
+	pod := onlyPod(ctx, t, cs, "app=echo")
+	if pod.Spec.NodeName != "process-node" || !strings.HasPrefix(pod.Status.PodIP, "10.88.0.") {
+		t.Fatalf("Pod %s on node %q at %q, want the process node and an address of its pod range", pod.Name, pod.Spec.NodeName, pod.Status.PodIP)
+	}
+	readyAddresses := func(service string) []string {
+		slices, err := cs.DiscoveryV1().EndpointSlices("default").List(ctx,
+			metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+		if err != nil {
+			return nil
+		}
+		var out []string
+		for _, s := range slices.Items {
+			for _, e := range s.Endpoints {
+				if e.Conditions.Ready != nil && *e.Conditions.Ready {
+					out = append(out, e.Addresses...)
+				}
+			}
+		}
+		return out
+	}
+	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(context.Context) (bool, error) {
+		a := readyAddresses("echo")
+		return len(a) == 1 && a[0] == pod.Status.PodIP, nil
+	})
+	if err != nil {
+		slices, _ := cs.DiscoveryV1().EndpointSlices("default").List(context.Background(), metav1.ListOptions{})
+		p, _ := cs.CoreV1().Pods("default").Get(context.Background(), pod.Name, metav1.GetOptions{})
+		t.Fatalf("the Service's EndpointSlice does not list %s as ready: %v (has %v)\nslices %+v\npod status %+v", pod.Status.PodIP, err, readyAddresses("echo"), slices.Items, p.Status)
+	}
+	// A request through the Pod's address reaches the process, with its config file.
+	resp, err := http.Get("http://" + pod.Status.PodIP + ":8080/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if want := pod.Name + " hello"; string(body) != want {
+		t.Errorf("GET / = %q, want %q", body, want)
+	}
+	pid := serverPid(ctx, t, n, pod)
+
+	// A Pod whose readiness probe fails runs but stays out of the ready endpoints.
+	create("unready", "/missing")
+	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=unready"})
+		return err == nil && len(pods.Items) == 1 && pods.Items[0].Status.Phase == corev1.PodRunning, nil
+	})
+	if err != nil {
+		t.Fatalf("the unready Pod never ran: %v", err)
+	}
+	time.Sleep(3 * time.Second) // several probe periods
+	if a := readyAddresses("unready"); len(a) != 0 {
+		t.Errorf("a Pod failing its readiness probe is a ready endpoint: %v", a)
+	}
+	if p := onlyPod(ctx, t, cs, "app=unready"); podReady(p) {
+		t.Errorf("Pod %s is Ready although its readiness probe fails", p.Name)
+	}
+
+	// Deleting the Deployment ends its process.
+	if err := cs.AppsV1().Deployments("default").Delete(ctx, "echo",
+		metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=echo"})
+		return err == nil && len(pods.Items) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("the Deployment's Pod was not deleted: %v", err)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("process %d of the deleted Pod is still alive (kill 0: %v)", pid, err)
+	}
+}
+
+// onlyPod returns the single Pod matching selector.
+func onlyPod(ctx context.Context, t *testing.T, cs kubernetes.Interface, selector string) corev1.Pod {
+	t.Helper()
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("pods %s: %v, %d found", selector, err, len(pods.Items))
+	}
+	return pods.Items[0]
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// serverPid reads the pid the Pod's process printed first, from its container log.
+func serverPid(ctx context.Context, t *testing.T, n *processnode.Node, pod corev1.Pod) int {
+	t.Helper()
+	r, err := n.Provider.GetContainerLogs(ctx, pod.Namespace, pod.Name, "echo", api.ContainerLogOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	data, _ := io.ReadAll(r)
+	var pid int
+	if _, err := fmt.Sscanf(string(data), "pid %d", &pid); err != nil || pid <= 0 {
+		t.Fatalf("container log %q has no pid: %v", data, err)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("process %s of the running Pod: %v", strconv.Itoa(pid), err)
+	}
+	return pid
+}

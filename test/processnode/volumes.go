@@ -1,0 +1,144 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package processnode
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// materialize writes the pod's volumes under dir/volumes and returns each volume's directory.
+// emptyDir volumes are empty directories; configMap and secret volumes hold one file per key
+// (or per listed item).
+func materialize(pod *corev1.Pod, dir string, src sources) (map[string]string, error) {
+	paths := map[string]string{}
+	for _, v := range pod.Spec.Volumes {
+		p := filepath.Join(dir, "volumes", v.Name)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return nil, err
+		}
+		paths[v.Name] = p
+		var files map[string][]byte
+		var items []corev1.KeyToPath
+		switch {
+		case v.EmptyDir != nil:
+			continue
+		case v.ConfigMap != nil:
+			data, err := src.configMap(pod.Namespace, v.ConfigMap.Name)
+			if err != nil {
+				if optional(v.ConfigMap.Optional) {
+					continue
+				}
+				return nil, fmt.Errorf("volume %s: configMap %s: %w", v.Name, v.ConfigMap.Name, err)
+			}
+			files = map[string][]byte{}
+			for k, s := range data {
+				files[k] = []byte(s)
+			}
+			items = v.ConfigMap.Items
+		case v.Secret != nil:
+			data, err := src.secret(pod.Namespace, v.Secret.SecretName)
+			if err != nil {
+				if optional(v.Secret.Optional) {
+					continue
+				}
+				return nil, fmt.Errorf("volume %s: secret %s: %w", v.Name, v.Secret.SecretName, err)
+			}
+			files, items = data, v.Secret.Items
+		default:
+			return nil, fmt.Errorf("volume %s: unsupported type (the process node has emptyDir, configMap and secret volumes)", v.Name)
+		}
+		if err := writeFiles(p, files, items); err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+	}
+	return paths, nil
+}
+
+// writeFiles writes files into dir: every key, or only the listed items at their paths.
+func writeFiles(dir string, files map[string][]byte, items []corev1.KeyToPath) error {
+	if len(items) == 0 {
+		for k := range files {
+			items = append(items, corev1.KeyToPath{Key: k, Path: k})
+		}
+	}
+	for _, it := range items {
+		data, ok := files[it.Key]
+		if !ok {
+			return fmt.Errorf("no key %q", it.Key)
+		}
+		p := filepath.Join(dir, filepath.Clean("/"+it.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mount is a container's mount path and the local directory that stands for it.
+type mount struct{ path, local string }
+
+// mounts maps a container's volume mounts onto the pod's volume directories, longest mount path
+// first so that nested mounts win.
+func mounts(c *corev1.Container, volumes map[string]string) ([]mount, error) {
+	var ms []mount
+	for _, vm := range c.VolumeMounts {
+		local, ok := volumes[vm.Name]
+		if !ok {
+			return nil, fmt.Errorf("volume mount %s: no volume of that name", vm.Name)
+		}
+		ms = append(ms, mount{path: filepath.Clean(vm.MountPath), local: filepath.Join(local, filepath.Clean("/"+vm.SubPath))})
+	}
+	slices.SortStableFunc(ms, func(a, b mount) int { return len(b.path) - len(a.path) })
+	return ms, nil
+}
+
+// rewrite replaces mount paths in s with their local directories where they stand as a path:
+// at the start of s or after '=' or ':', and followed by the end of s, '/' or ':'.
+func rewrite(s string, ms []mount) string {
+	for _, m := range ms {
+		var b strings.Builder
+		rest := s
+		for {
+			i := strings.Index(rest, m.path)
+			if i < 0 {
+				b.WriteString(rest)
+				break
+			}
+			end := i + len(m.path)
+			before := i == 0 || rest[i-1] == '=' || rest[i-1] == ':'
+			after := end == len(rest) || rest[end] == '/' || rest[end] == ':'
+			b.WriteString(rest[:i])
+			if before && after {
+				b.WriteString(m.local)
+			} else {
+				b.WriteString(m.path)
+			}
+			rest = rest[end:]
+		}
+		s = b.String()
+	}
+	return s
+}

@@ -43,29 +43,7 @@ import (
 // EndpointSlice. No kubelet runs here, so the Node is registered by the test and the Pod never
 // starts.
 func TestControlPlaneRunsControllersAndScheduler(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-integration`")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	var logs *testLog
-	if os.Getenv("DLLM_TEST_LOG") != "" {
-		logs = &testLog{t}
-	}
-	opts := cluster.Options{Assets: assets}
-	if logs != nil {
-		opts.Logs = logs
-	}
-	c, err := cluster.Start(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	ctx, c := startCluster(t, 3*time.Minute)
 	if _, err := os.Stat(c.Kubeconfig); err != nil {
 		t.Fatalf("kubeconfig: %v", err)
 	}
@@ -125,7 +103,7 @@ func TestControlPlaneRunsControllersAndScheduler(t *testing.T) {
 	}
 
 	var pod corev1.Pod
-	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=runtime"})
 		if err != nil || len(pods.Items) == 0 || pods.Items[0].Spec.NodeName == "" {
 			return false, nil
@@ -151,6 +129,33 @@ func TestControlPlaneRunsControllersAndScheduler(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the Service got no EndpointSlice: %v", err)
 	}
+}
+
+// startCluster starts the control plane from KUBEBUILDER_ASSETS for one test, stops it when
+// the test ends, and returns a context that ends after timeout. DLLM_TEST_LOG=1 shows the
+// components' output in the test log.
+func startCluster(t *testing.T, timeout time.Duration) (context.Context, *cluster.Cluster) {
+	t.Helper()
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-integration`")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	opts := cluster.Options{Assets: assets}
+	if os.Getenv("DLLM_TEST_LOG") != "" {
+		opts.Logs = &testLog{t}
+	}
+	c, err := cluster.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return ctx, c
 }
 
 // testLog writes the components' output to the test log.

@@ -42,7 +42,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
-	"dllm.dev/dllm-operator/test/cluster"
 	"dllm.dev/dllm-operator/test/processnode"
 )
 
@@ -70,21 +69,7 @@ func TestMain(m *testing.M) {
 // readiness probe fails stays out of the ready endpoints; deleting the Deployment leaves no
 // process behind.
 func TestProcessNodeRunsDeployment(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-integration`")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{Assets: assets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	ctx, c := startCluster(t, 2*time.Minute)
 	cs := kubernetes.NewForConfigOrDie(c.Config)
 	self, err := os.Executable()
 	if err != nil {

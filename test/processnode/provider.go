@@ -82,6 +82,7 @@ type podRun struct {
 	dir        string
 	containers []*containerRun
 	stop       chan struct{} // closed when the pod is deleted
+	deleted    bool          // every container has ended for good: the phase is terminal
 	wg         sync.WaitGroup
 }
 
@@ -358,6 +359,12 @@ func (p *Provider) publish(run *podRun) {
 	}
 	n := len(run.containers)
 	switch {
+	case run.deleted && failed > 0:
+		// A deleted pod's terminal phase, as the kubelet reports it: Succeeded only if every
+		// container exited 0.
+		st.Phase = corev1.PodFailed
+	case run.deleted:
+		st.Phase = corev1.PodSucceeded
 	case running > 0:
 		st.Phase = corev1.PodRunning
 	case terminated == n && run.pod.Spec.RestartPolicy != corev1.RestartPolicyAlways && failed > 0:
@@ -454,10 +461,7 @@ func (p *Provider) DeletePod(_ context.Context, pod *corev1.Pod) error {
 		}
 		c.status.Ready = false
 	}
-	run.pod.Status.Phase = corev1.PodSucceeded
-	if run.pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
-		run.pod.Status.Phase = corev1.PodFailed
-	}
+	run.deleted = true
 	p.publish(run)
 	delete(p.ips, run.pod.Status.PodIP)
 	return os.RemoveAll(run.dir)

@@ -66,8 +66,8 @@ func TestMain(m *testing.M) {
 // TestProcessNodeRunsDeployment runs a Deployment on the process node: its Pod runs as a local
 // process on its own loopback address with its ConfigMap volume and downward-API environment,
 // passes its readiness probe, and is listed in the Service's EndpointSlice; a Pod whose
-// readiness probe fails stays out of the ready endpoints; deleting the Deployment leaves no
-// process behind.
+// readiness probe fails stays out of the ready endpoints; one that fails its liveness probe is
+// restarted; deleting the Deployment leaves no process behind.
 func TestProcessNodeRunsDeployment(t *testing.T) {
 	ctx, c := startCluster(t, 2*time.Minute)
 	cs := kubernetes.NewForConfigOrDie(c.Config)
@@ -76,7 +76,7 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := processnode.Start(ctx, cs, processnode.Config{Name: "process-node", Root: t.TempDir(),
-		Images: map[string]string{"registry.example/echo": self}, GPUs: 2, GPUType: "NVIDIA-H100-80GB-HBM3"})
+		Images: map[string]string{"registry.example/echo": self}, GPUs: 4, GPUType: "NVIDIA-H100-80GB-HBM3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	create := func(name, readyPath string) {
+	create := func(name, readyPath string, liveness *corev1.Probe) {
 		labels := map[string]string{"app": name}
 		dep := &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
@@ -108,6 +108,7 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 							Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
 							VolumeMounts:   []corev1.VolumeMount{{Name: "config", MountPath: "/etc/echo"}},
 							ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: readyPath, Port: intstr.FromString("http")}}},
+							LivenessProbe:  liveness,
 							Resources:      corev1.ResourceRequirements{Limits: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}},
 						}},
 						Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
@@ -125,7 +126,7 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	create("echo", "/healthz")
+	create("echo", "/healthz", nil)
 
 	// The Deployment becomes Available: the Pod runs and passes its readiness probe.
 	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
@@ -177,7 +178,7 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	pid := serverPid(ctx, t, n, pod)
 
 	// A Pod whose readiness probe fails runs but stays out of the ready endpoints.
-	create("unready", "/missing")
+	create("unready", "/missing", nil)
 	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=unready"})
 		return err == nil && len(pods.Items) == 1 && pods.Items[0].Status.Phase == corev1.PodRunning, nil
@@ -191,6 +192,18 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	}
 	if p := onlyPod(ctx, t, cs, "app=unready"); podReady(p) {
 		t.Errorf("Pod %s is Ready although its readiness probe fails", p.Name)
+	}
+
+	// A container that fails its liveness probe is killed and started again.
+	create("unlive", "/healthz", &corev1.Probe{PeriodSeconds: 1, InitialDelaySeconds: 1, FailureThreshold: 2,
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/missing", Port: intstr.FromString("http")}}})
+	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=unlive"})
+		return err == nil && len(pods.Items) == 1 && len(pods.Items[0].Status.ContainerStatuses) == 1 &&
+			pods.Items[0].Status.ContainerStatuses[0].RestartCount >= 2, nil
+	})
+	if err != nil {
+		t.Fatalf("a container failing its liveness probe was not restarted twice: %v", err)
 	}
 
 	// Deleting the Deployment ends its process.

@@ -102,20 +102,23 @@ func Start(ctx context.Context, client kubernetes.Interface, cfg Config) (*Node,
 	if err != nil || !prefix.Addr().Is4() || prefix.Bits() > 30 {
 		return nil, fmt.Errorf("processnode: pod CIDR %q: want an IPv4 range of at least 4 addresses", cfg.PodCIDR)
 	}
-	routed, err := routeLocal(prefix.Masked())
-	if err != nil {
-		return nil, err
+	if cfg.CPU == "" {
+		cfg.CPU = "16"
+	}
+	if cfg.Memory == "" {
+		cfg.Memory = "64Gi"
 	}
 	capacity := corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")}
 	for name, v := range map[corev1.ResourceName]string{corev1.ResourceCPU: cfg.CPU, corev1.ResourceMemory: cfg.Memory} {
-		if v == "" {
-			v = map[corev1.ResourceName]string{corev1.ResourceCPU: "16", corev1.ResourceMemory: "64Gi"}[name]
-		}
 		q, err := resource.ParseQuantity(v)
 		if err != nil {
 			return nil, fmt.Errorf("processnode: %s %q: %w", name, v, err)
 		}
 		capacity[name] = q
+	}
+	routed, err := routeLocal(prefix.Masked())
+	if err != nil {
+		return nil, err
 	}
 	labels := map[string]string{"kubernetes.io/hostname": cfg.Name, "kubernetes.io/os": "linux", "type": "process-node"}
 	if cfg.GPUs > 0 {

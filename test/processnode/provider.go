@@ -88,15 +88,13 @@ type podRun struct {
 
 // containerRun is one container's process and what the node reports of it.
 type containerRun struct {
-	spec     corev1.Container
-	binary   string
-	args     []string
-	env      []string
-	logPath  string
-	cmd      *exec.Cmd // the running process, nil between runs
-	status   corev1.ContainerStatus
-	waitErr  string // why the container cannot start (an unmapped image)
-	liveFail int
+	spec    corev1.Container
+	binary  string
+	args    []string
+	env     []string
+	logPath string
+	cmd     *exec.Cmd // the running process, nil between runs
+	status  corev1.ContainerStatus
 }
 
 func key(namespace, name string) string { return namespace + "/" + name }
@@ -133,7 +131,6 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	}
 	if err != nil {
 		for _, c := range run.containers {
-			c.waitErr = err.Error()
 			c.status.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
 		}
 		p.publish(run)
@@ -255,7 +252,6 @@ func (p *Provider) runOnce(run *podRun, c *containerRun) (int, error) {
 	c.status.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}
 	c.status.Started = new(true)
 	c.status.Ready = c.spec.ReadinessProbe == nil
-	c.liveFail = 0
 	p.publish(run)
 	p.mu.Unlock()
 

@@ -109,9 +109,10 @@ func serve(ctx context.Context, cfg *contract.Config, f *serveFlags, log *slog.L
 	if cfg.Model.Backend != contract.BackendCPU {
 		return fmt.Errorf("model.backend %s: this binary has the %s backend only", cfg.Model.Backend, contract.BackendCPU)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Server.Port)))
+	addr := net.JoinHostPort(os.Getenv(contract.ListenHostEnv), strconv.Itoa(cfg.Server.Port))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen on %s (%s=%q): %w", addr, contract.ListenHostEnv, os.Getenv(contract.ListenHostEnv), err)
 	}
 	if listening != nil {
 		listening <- ln.Addr().String()

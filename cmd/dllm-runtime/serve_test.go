@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -340,6 +341,24 @@ func TestServeReloadsCacheSettings(t *testing.T) {
 
 // startServe runs serve with cfg and f until the test ends, waits until it reports ready, and
 // returns its base URL and a stop function that ends it (as SIGTERM does) and waits.
+// With DLLM_LISTEN_HOST set, the server binds that address alone, so pods that share one
+// network (the local cluster's process node) can each serve the declared port.
+func TestServeListenHost(t *testing.T) {
+	t.Setenv(contract.ListenHostEnv, "127.0.0.2")
+	cfg := serveConfig(t)
+	base, _ := startServe(t, cfg, &serveFlags{grace: 5 * time.Second})
+	if want := fmt.Sprintf("http://127.0.0.2:%d", cfg.Server.Port); base != want {
+		t.Fatalf("listening at %s, want %s", base, want)
+	}
+	if got := httpStatus(fmt.Sprintf("http://127.0.0.1:%d%s", cfg.Server.Port, contract.HealthPath)); got != 0 {
+		t.Errorf("another address of the machine answered %d: the server bound more than %s", got, base)
+	}
+	// The same port on another address is free for a second server.
+	other := *cfg
+	t.Setenv(contract.ListenHostEnv, "127.0.0.3")
+	startServe(t, &other, &serveFlags{grace: 5 * time.Second})
+}
+
 func startServe(t *testing.T, cfg *contract.Config, f *serveFlags) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())

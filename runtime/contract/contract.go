@@ -72,4 +72,10 @@ const (
 	// when no token file is given; HubEndpointEnv overrides the Hub's address (mirrors).
 	HubTokenEnv    = "HF_TOKEN"
 	HubEndpointEnv = "HF_ENDPOINT"
+
+	// ListenHostEnv, when set, is the address ServeCommand binds instead of every interface.
+	// The operator never sets it: in a pod every interface is the pod's own. It is for hosts
+	// where pods share one network, such as the process node of the local cluster, which sets
+	// it to each pod's address so two replicas can both listen on the declared port.
+	ListenHostEnv = "DLLM_LISTEN_HOST"
 )

@@ -58,6 +58,7 @@ type Cluster struct {
 
 	env   *envtest.Environment
 	dir   string
+	pki   *kubeletPKI
 	procs []*process
 }
 
@@ -95,9 +96,6 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		CRDDirectoryPaths:     o.CRDDirectoryPaths,
 		ErrorIfCRDPathMissing: len(o.CRDDirectoryPaths) > 0,
 	}}
-	if c.Config, err = c.env.Start(); err != nil {
-		return nil, fmt.Errorf("cluster: start etcd and kube-apiserver: %w", err)
-	}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.Stop())
@@ -105,6 +103,20 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	}()
 	if c.dir, err = os.MkdirTemp("", "dllm-cluster-"); err != nil {
 		return c, fmt.Errorf("cluster: %w", err)
+	}
+	if c.pki, err = newKubeletPKI(); err != nil {
+		return c, fmt.Errorf("cluster: kubelet CA: %w", err)
+	}
+	kubeletFlags, err := c.pki.apiServerFlags(c.dir)
+	if err != nil {
+		return c, err
+	}
+	apiServer := c.env.ControlPlane.GetAPIServer().Configure()
+	for name, value := range kubeletFlags {
+		apiServer.Set(name, value)
+	}
+	if c.Config, err = c.env.Start(); err != nil {
+		return c, fmt.Errorf("cluster: start etcd and kube-apiserver: %w", err)
 	}
 	if c.Kubeconfig, err = c.writeKubeconfig(); err != nil {
 		return c, err
@@ -198,7 +210,7 @@ func (c *Cluster) Stop() error {
 		}
 	}
 	c.procs = nil
-	if c.env != nil {
+	if c.env != nil && c.Config != nil {
 		if err := c.env.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("cluster: stop etcd and kube-apiserver: %w", err))
 		}

@@ -19,6 +19,7 @@ limitations under the License.
 package cluster_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -45,15 +45,26 @@ import (
 	"dllm.dev/dllm-operator/test/processnode"
 )
 
-// The test binary doubles as the pods' program: with SERVE_ADDR set it serves HTTP there
-// instead of running tests. GET / answers with the pod's name and the config file's content,
-// GET /healthz answers 200 and every other path 404; it prints its pid first.
+// The test binary doubles as the pods' program. With EXIT_CODE set it prints a line and exits
+// with that code. With SERVE_ADDR set it serves HTTP there (an address without a host binds
+// LISTEN_HOST, which the node sets to the pod's address) instead of running tests: GET /
+// answers with the pod's name and the config file's content and logs the request, GET /healthz
+// answers 200 and every other path 404. It prints its pid first.
 func TestMain(m *testing.M) {
+	if code := os.Getenv("EXIT_CODE"); code != "" {
+		fmt.Println("exiting with", code)
+		n, _ := strconv.Atoi(code)
+		os.Exit(n)
+	}
 	if addr := os.Getenv("SERVE_ADDR"); addr != "" {
-		fmt.Printf("pid %d\n", os.Getpid())
+		if strings.HasPrefix(addr, ":") {
+			addr = os.Getenv("LISTEN_HOST") + addr
+		}
+		fmt.Printf("pid %d\nlistening on %s\n", os.Getpid(), addr)
 		mux := http.NewServeMux()
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-		mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Println("GET / from", r.RemoteAddr)
 			cfg, _ := os.ReadFile(os.Getenv("CONFIG_FILE"))
 			_, _ = fmt.Fprintf(w, "%s %s", os.Getenv("HOSTNAME"), cfg)
 		})
@@ -67,7 +78,8 @@ func TestMain(m *testing.M) {
 // process on its own loopback address with its ConfigMap volume and downward-API environment,
 // passes its readiness probe, and is listed in the Service's EndpointSlice; a Pod whose
 // readiness probe fails stays out of the ready endpoints; one that fails its liveness probe is
-// restarted; deleting the Deployment leaves no process behind.
+// restarted; container logs are served through the API server (kubectl logs, with --tail and
+// --follow); deleting the Deployment leaves no process behind.
 func TestProcessNodeRunsDeployment(t *testing.T) {
 	ctx, c := startCluster(t, 2*time.Minute)
 	cs := kubernetes.NewForConfigOrDie(c.Config)
@@ -75,8 +87,13 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kubeletTLS, err := c.KubeletTLS("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, err := processnode.Start(ctx, cs, processnode.Config{Name: "process-node", Root: t.TempDir(),
-		Images: map[string]string{"registry.example/echo": self}, GPUs: 4, GPUType: "NVIDIA-H100-80GB-HBM3"})
+		Images: map[string]string{"registry.example/echo": self}, GPUs: 4, GPUType: "NVIDIA-H100-80GB-HBM3",
+		AddressEnv: []string{"LISTEN_HOST"}, TLS: kubeletTLS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +104,14 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// create makes a Deployment and its Service. The echo Deployment binds the address the
+	// downward API gives it; the others bind the one the node's AddressEnv sets.
 	create := func(name, readyPath string, liveness *corev1.Probe) {
 		labels := map[string]string{"app": name}
+		serveAddr := ":8080"
+		if name == "echo" {
+			serveAddr = "$(POD_IP):8080"
+		}
 		dep := &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 			Spec: appsv1.DeploymentSpec{
@@ -102,7 +125,7 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 							Name: "echo", Image: "registry.example/echo:v1",
 							Env: []corev1.EnvVar{
 								{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
-								{Name: "SERVE_ADDR", Value: "$(POD_IP):8080"},
+								{Name: "SERVE_ADDR", Value: serveAddr},
 								{Name: "CONFIG_FILE", Value: "/etc/echo/greeting"},
 							},
 							Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
@@ -175,7 +198,49 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	if want := pod.Name + " hello"; string(body) != want {
 		t.Errorf("GET / = %q, want %q", body, want)
 	}
-	pid := serverPid(ctx, t, n, pod)
+	pid := serverPid(ctx, t, cs, pod)
+
+	// Logs through the API server, which reaches the node's kubelet API over mutual TLS.
+	logs := func(opts *corev1.PodLogOptions) string {
+		t.Helper()
+		data, err := cs.CoreV1().Pods("default").GetLogs(pod.Name, opts).DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("logs %+v: %v", opts, err)
+		}
+		return string(data)
+	}
+	if got, want := logs(&corev1.PodLogOptions{TailLines: ptr.To[int64](1)}), "GET / from"; !strings.HasPrefix(got, want) || strings.Count(got, "\n") != 1 {
+		t.Errorf("logs --tail 1 = %q, want the one line %q...", got, want)
+	}
+	stream, err := cs.CoreV1().Pods("default").GetLogs(pod.Name, &corev1.PodLogOptions{Follow: true}).Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	followed := make(chan string, 16)
+	go func() {
+		defer func() { _ = stream.Close() }()
+		sc := bufio.NewScanner(stream)
+		for sc.Scan() {
+			followed <- sc.Text()
+		}
+		close(followed)
+	}()
+	if line := <-followed; !strings.HasPrefix(line, "pid ") {
+		t.Errorf("logs --follow starts with %q, want the pid line", line)
+	}
+	<-followed // listening on
+	<-followed // the first GET
+	if _, err := http.Get("http://" + pod.Status.PodIP + ":8080/"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case line := <-followed:
+		if !strings.HasPrefix(line, "GET / from") {
+			t.Errorf("logs --follow went on with %q, want the second request's line", line)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("logs --follow did not show a line written after it started")
+	}
 
 	// A Pod whose readiness probe fails runs but stays out of the ready endpoints.
 	create("unready", "/missing", nil)
@@ -190,8 +255,15 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	if a := readyAddresses("unready"); len(a) != 0 {
 		t.Errorf("a Pod failing its readiness probe is a ready endpoint: %v", a)
 	}
-	if p := onlyPod(ctx, t, cs, "app=unready"); podReady(p) {
-		t.Errorf("Pod %s is Ready although its readiness probe fails", p.Name)
+	unready := onlyPod(ctx, t, cs, "app=unready")
+	if podReady(unready) {
+		t.Errorf("Pod %s is Ready although its readiness probe fails", unready.Name)
+	}
+	// It serves the same port as echo, on the address the node told it to bind.
+	if resp, err := http.Get("http://" + unready.Status.PodIP + ":8080/healthz"); err != nil {
+		t.Errorf("the Pod given its address by AddressEnv does not serve there: %v", err)
+	} else {
+		_ = resp.Body.Close()
 	}
 
 	// A container that fails its liveness probe is killed and started again.
@@ -223,6 +295,70 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	}
 }
 
+// TestProcessNodeRestartPolicy runs Pods whose process exits by itself: each restart policy
+// gives the phase and restarts the kubelet gives.
+func TestProcessNodeRestartPolicy(t *testing.T) {
+	ctx, c := startCluster(t, 2*time.Minute)
+	cs := kubernetes.NewForConfigOrDie(c.Config)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := processnode.Start(ctx, cs, processnode.Config{Name: "process-node", Root: t.TempDir(),
+		Images: map[string]string{"registry.example/exit": self}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Stop)
+	cases := []struct {
+		name   string
+		policy corev1.RestartPolicy
+		code   string
+		// done reports whether the Pod reached the expected state.
+		done func(corev1.Pod, corev1.ContainerStatus) bool
+		want string
+	}{
+		{"never-fails", corev1.RestartPolicyNever, "3", func(p corev1.Pod, s corev1.ContainerStatus) bool {
+			return p.Status.Phase == corev1.PodFailed && s.State.Terminated != nil && s.State.Terminated.ExitCode == 3 && s.RestartCount == 0
+		}, "Failed, exit code 3, no restart"},
+		{"never-succeeds", corev1.RestartPolicyNever, "0", func(p corev1.Pod, s corev1.ContainerStatus) bool {
+			return p.Status.Phase == corev1.PodSucceeded && s.State.Terminated != nil && s.State.Terminated.ExitCode == 0
+		}, "Succeeded"},
+		{"onfailure-succeeds", corev1.RestartPolicyOnFailure, "0", func(p corev1.Pod, s corev1.ContainerStatus) bool {
+			return p.Status.Phase == corev1.PodSucceeded && s.RestartCount == 0
+		}, "Succeeded, no restart"},
+		{"onfailure-fails", corev1.RestartPolicyOnFailure, "3", func(p corev1.Pod, s corev1.ContainerStatus) bool {
+			return p.Status.Phase != corev1.PodFailed && s.RestartCount >= 1 && s.LastTerminationState.Terminated != nil &&
+				s.LastTerminationState.Terminated.ExitCode == 3
+		}, "restarted, not Failed"},
+		{"always-succeeds", corev1.RestartPolicyAlways, "0", func(p corev1.Pod, s corev1.ContainerStatus) bool {
+			return p.Status.Phase == corev1.PodRunning && s.RestartCount >= 1
+		}, "restarted, Running"},
+	}
+	for _, tc := range cases {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: "default"},
+			Spec: corev1.PodSpec{RestartPolicy: tc.policy, Containers: []corev1.Container{{
+				Name: "main", Image: "registry.example/exit", Env: []corev1.EnvVar{{Name: "EXIT_CODE", Value: tc.code}}}}}}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range cases {
+		var last corev1.Pod
+		err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, tc.name, metav1.GetOptions{})
+			if err != nil || len(p.Status.ContainerStatuses) != 1 {
+				return false, nil
+			}
+			last = *p
+			return tc.done(*p, p.Status.ContainerStatuses[0]), nil
+		})
+		if err != nil {
+			t.Errorf("Pod %s (restartPolicy %s, exit %s): want %s; last status %+v", tc.name, tc.policy, tc.code, tc.want, last.Status)
+		}
+	}
+}
+
 // onlyPod returns the single Pod matching selector.
 func onlyPod(ctx context.Context, t *testing.T, cs kubernetes.Interface, selector string) corev1.Pod {
 	t.Helper()
@@ -242,15 +378,13 @@ func podReady(p corev1.Pod) bool {
 	return false
 }
 
-// serverPid reads the pid the Pod's process printed first, from its container log.
-func serverPid(ctx context.Context, t *testing.T, n *processnode.Node, pod corev1.Pod) int {
+// serverPid reads the pid the Pod's process printed first, from its log through the API server.
+func serverPid(ctx context.Context, t *testing.T, cs kubernetes.Interface, pod corev1.Pod) int {
 	t.Helper()
-	r, err := n.Provider.GetContainerLogs(ctx, pod.Namespace, pod.Name, "echo", api.ContainerLogOpts{})
+	data, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("logs of %s: %v", pod.Name, err)
 	}
-	defer func() { _ = r.Close() }()
-	data, _ := io.ReadAll(r)
 	var pid int
 	if _, err := fmt.Sscanf(string(data), "pid %d", &pid); err != nil || pid <= 0 {
 		t.Fatalf("container log %q has no pid: %v", data, err)

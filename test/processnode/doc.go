@@ -24,5 +24,8 @@ limitations under the License.
 // its declared container port and Services list the pods' addresses; readiness
 // and liveness probes run and set the pod's conditions; containers restart by the pod's
 // restart policy; deleting a pod or stopping the node kills each container's process group,
-// so nothing outlives them.
+// so nothing outlives them. Config.AddressEnv tells each program its pod's address, since pods
+// share the machine's network, and with Config.TLS the node serves the kubelet API, so that
+// `kubectl logs` (with --tail, --limit-bytes and --follow) reaches container logs through the
+// API server.
 package processnode

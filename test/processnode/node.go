@@ -18,10 +18,12 @@ package processnode
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
+	"net/http"
 	"net/netip"
 	"os/exec"
 	"strconv"
@@ -29,6 +31,7 @@ import (
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/node"
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -61,6 +64,16 @@ type Config struct {
 	GPUType string
 	// CPU and Memory are the node's capacity (default 16 and 64Gi).
 	CPU, Memory string
+	// AddressEnv names environment variables every container gets, set to its pod's address,
+	// unless the pod sets them itself. Pods here share the machine's network, so a program that
+	// binds every interface would hold its port for all pods; told its address, it binds that
+	// alone (the runtime reads DLLM_LISTEN_HOST).
+	AddressEnv []string
+	// TLS, when set, serves the node's kubelet API (container logs, so `kubectl logs` works) on
+	// HostIP at a free port that the Node object advertises. It holds the serving certificate,
+	// and should require client certificates from the API server (package cluster builds one:
+	// Cluster.KubeletTLS). Without it the node serves no API and logs are not reachable.
+	TLS *tls.Config
 }
 
 // binaryFor returns the local binary of an image.
@@ -85,6 +98,7 @@ type Node struct {
 	vk       *nodeutil.Node
 	cancel   context.CancelFunc
 	routed   netip.Prefix // the route Start added, removed by Stop; invalid if none
+	api      *http.Server // the kubelet API, nil without Config.TLS
 }
 
 // Start registers the node with the API server and runs its pods until Stop.
@@ -92,42 +106,26 @@ func Start(ctx context.Context, client kubernetes.Interface, cfg Config) (*Node,
 	if cfg.Name == "" || cfg.Root == "" {
 		return nil, errors.New("processnode: a node needs a name and a root directory")
 	}
-	if cfg.HostIP == "" {
-		cfg.HostIP = "127.0.0.1"
+	prefix, capacity, err := cfg.defaults()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.PodCIDR == "" {
-		cfg.PodCIDR = "10.88.0.0/24"
-	}
-	prefix, err := netip.ParsePrefix(cfg.PodCIDR)
-	if err != nil || !prefix.Addr().Is4() || prefix.Bits() > 30 {
-		return nil, fmt.Errorf("processnode: pod CIDR %q: want an IPv4 range of at least 4 addresses", cfg.PodCIDR)
-	}
-	if cfg.CPU == "" {
-		cfg.CPU = "16"
-	}
-	if cfg.Memory == "" {
-		cfg.Memory = "64Gi"
-	}
-	capacity := corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")}
-	for name, v := range map[corev1.ResourceName]string{corev1.ResourceCPU: cfg.CPU, corev1.ResourceMemory: cfg.Memory} {
-		q, err := resource.ParseQuantity(v)
-		if err != nil {
-			return nil, fmt.Errorf("processnode: %s %q: %w", name, v, err)
-		}
-		capacity[name] = q
-	}
-	routed, err := routeLocal(prefix.Masked())
+	routed, err := routeLocal(prefix)
 	if err != nil {
 		return nil, err
 	}
 	labels := map[string]string{"kubernetes.io/hostname": cfg.Name, "kubernetes.io/os": "linux", "type": "process-node"}
-	if cfg.GPUs > 0 {
-		capacity["nvidia.com/gpu"] = resource.MustParse(strconv.Itoa(cfg.GPUs))
-		if cfg.GPUType != "" {
-			labels["nvidia.com/gpu.product"] = cfg.GPUType
+	if cfg.GPUs > 0 && cfg.GPUType != "" {
+		labels["nvidia.com/gpu.product"] = cfg.GPUType
+	}
+	var apiListener net.Listener
+	if cfg.TLS != nil {
+		if apiListener, err = tls.Listen("tcp", net.JoinHostPort(cfg.HostIP, "0"), cfg.TLS); err != nil {
+			unroute(routed)
+			return nil, fmt.Errorf("processnode: kubelet API listener: %w", err)
 		}
 	}
-	p := &Provider{cfg: cfg, pods: map[string]*podRun{}, ips: map[string]bool{}, wake: make(chan struct{}, 1), prefix: prefix.Masked()}
+	p := &Provider{cfg: cfg, pods: map[string]*podRun{}, ips: map[string]bool{}, wake: make(chan struct{}, 1), prefix: prefix}
 	newProvider := func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 		p.src = listerSources{pc.ConfigMaps, pc.Secrets}
 		pc.Node.Status.Capacity = capacity
@@ -136,6 +134,9 @@ func Start(ctx context.Context, client kubernetes.Interface, cfg Config) (*Node,
 		pc.Node.Status.NodeInfo.OperatingSystem = "linux"
 		pc.Node.Status.NodeInfo.Architecture = "amd64"
 		pc.Node.Labels = labels
+		if apiListener != nil {
+			pc.Node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(apiListener.Addr().(*net.TCPAddr).Port)
+		}
 		return p, nil, nil
 	}
 	vk, err := nodeutil.NewNode(cfg.Name, newProvider, nodeutil.WithClient(client),
@@ -148,11 +149,27 @@ func Start(ctx context.Context, client kubernetes.Interface, cfg Config) (*Node,
 			return nil
 		})
 	if err != nil {
+		if apiListener != nil {
+			_ = apiListener.Close()
+		}
 		unroute(routed)
 		return nil, fmt.Errorf("processnode: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	n := &Node{Provider: p, vk: vk, cancel: cancel, routed: routed}
+	if apiListener != nil {
+		// Served here rather than by nodeutil, which listens only on a fixed address: the
+		// port must be known before the Node object is registered.
+		n.api = &http.Server{Handler: api.PodHandler(api.PodHandlerConfig{
+			GetContainerLogs:  p.GetContainerLogs,
+			RunInContainer:    p.RunInContainer,
+			AttachToContainer: p.AttachToContainer,
+			PortForward:       p.PortForward,
+			GetPods:           p.GetPods,
+			GetStatsSummary:   p.GetStatsSummary,
+		}, false), ReadHeaderTimeout: 30 * time.Second}
+		go func() { _ = n.api.Serve(apiListener) }()
+	}
 	go p.deliver(ctx)
 	go func() { _ = vk.Run(ctx) }()
 	if err := vk.WaitReady(ctx, time.Minute); err != nil {
@@ -166,9 +183,45 @@ func Start(ctx context.Context, client kubernetes.Interface, cfg Config) (*Node,
 // the API server, NotReady once its lease runs out, as a stopped kubelet's would.
 func (n *Node) Stop() {
 	n.Provider.StopAll(context.Background())
+	if n.api != nil {
+		_ = n.api.Close()
+	}
 	n.cancel()
 	<-n.vk.Done()
 	unroute(n.routed)
+}
+
+// defaults fills in the settings left empty and checks them; it returns the pod range and the
+// node's capacity.
+func (c *Config) defaults() (netip.Prefix, corev1.ResourceList, error) {
+	if c.HostIP == "" {
+		c.HostIP = "127.0.0.1"
+	}
+	if c.PodCIDR == "" {
+		c.PodCIDR = "10.88.0.0/24"
+	}
+	prefix, err := netip.ParsePrefix(c.PodCIDR)
+	if err != nil || !prefix.Addr().Is4() || prefix.Bits() > 30 {
+		return prefix, nil, fmt.Errorf("processnode: pod CIDR %q: want an IPv4 range of at least 4 addresses", c.PodCIDR)
+	}
+	if c.CPU == "" {
+		c.CPU = "16"
+	}
+	if c.Memory == "" {
+		c.Memory = "64Gi"
+	}
+	capacity := corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")}
+	for name, v := range map[corev1.ResourceName]string{corev1.ResourceCPU: c.CPU, corev1.ResourceMemory: c.Memory} {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return prefix, nil, fmt.Errorf("processnode: %s %q: %w", name, v, err)
+		}
+		capacity[name] = q
+	}
+	if c.GPUs > 0 {
+		capacity["nvidia.com/gpu"] = resource.MustParse(strconv.Itoa(c.GPUs))
+	}
+	return prefix.Masked(), capacity, nil
 }
 
 // routeLocal makes the addresses of prefix bindable on this machine: if its first host address

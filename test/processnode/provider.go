@@ -92,6 +92,7 @@ type containerRun struct {
 	binary  string
 	args    []string
 	env     []string
+	workDir string // the working directory, mount paths rewritten; empty: the pod's directory
 	logPath string
 	cmd     *exec.Cmd // the running process, nil between runs
 	status  corev1.ContainerStatus
@@ -169,6 +170,13 @@ func (p *Provider) resolve(run *podRun, c *containerRun, volumes map[string]stri
 	for i, e := range env {
 		env[i] = rewrite(e, ms)
 	}
+	// The pod's address under the names the node is configured with, unless the pod sets them:
+	// pods share the machine's network, so a program must bind its own address, not all.
+	for _, name := range p.cfg.AddressEnv {
+		if _, set := vars[name]; !set {
+			env = append(env, name+"="+run.pod.Status.PodIP)
+		}
+	}
 	// The process's own settings: no host environment leaks in, HOME is the pod's directory.
 	c.env = make([]string, 0, 3+len(env))
 	c.env = append(c.env, "PATH="+os.Getenv("PATH"), "HOME="+run.dir, "HOSTNAME="+run.pod.Name)
@@ -182,6 +190,7 @@ func (p *Provider) resolve(run *podRun, c *containerRun, volumes map[string]stri
 		c.args = append(c.args, rewrite(expand(a, vars), ms))
 	}
 	c.binary = bin
+	c.workDir = rewrite(c.spec.WorkingDir, ms)
 	c.logPath = filepath.Join(run.dir, "logs", c.spec.Name+".log")
 	return nil
 }
@@ -209,6 +218,11 @@ func (p *Provider) supervise(run *podRun, c *containerRun) {
 		if !restart {
 			return
 		}
+		p.mu.Lock()
+		c.status.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+			Message: fmt.Sprintf("back-off %s restarting container %s", backoff, c.spec.Name)}}
+		p.publish(run)
+		p.mu.Unlock()
 		select {
 		case <-run.stop:
 			return
@@ -230,8 +244,8 @@ func (p *Provider) runOnce(run *podRun, c *containerRun) (int, error) {
 	defer func() { _ = logf.Close() }()
 	cmd := exec.Command(c.binary, c.args...)
 	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = c.env, run.dir, logf, logf
-	if c.spec.WorkingDir != "" {
-		cmd.Dir = c.spec.WorkingDir
+	if c.workDir != "" {
+		cmd.Dir = c.workDir
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p.mu.Lock()
@@ -354,24 +368,7 @@ func (p *Provider) publish(run *podRun) {
 		}
 	}
 	n := len(run.containers)
-	switch {
-	case run.deleted && failed > 0:
-		// A deleted pod's terminal phase, as the kubelet reports it: Succeeded only if every
-		// container exited 0.
-		st.Phase = corev1.PodFailed
-	case run.deleted:
-		st.Phase = corev1.PodSucceeded
-	case running > 0:
-		st.Phase = corev1.PodRunning
-	case terminated == n && run.pod.Spec.RestartPolicy != corev1.RestartPolicyAlways && failed > 0:
-		st.Phase = corev1.PodFailed
-	case terminated == n && run.pod.Spec.RestartPolicy != corev1.RestartPolicyAlways:
-		st.Phase = corev1.PodSucceeded
-	default:
-		if st.Phase != corev1.PodRunning {
-			st.Phase = corev1.PodPending
-		}
-	}
+	st.Phase = phase(run, st.Phase, n, running, terminated, failed)
 	allReady := corev1.ConditionFalse
 	if n > 0 && ready == n {
 		allReady = corev1.ConditionTrue
@@ -389,6 +386,31 @@ func (p *Provider) publish(run *podRun) {
 		case p.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// phase is a pod's phase from its containers' states (of n: running, terminated, and failed
+// among the terminated), as the kubelet reports it; was is the phase reported last.
+func phase(run *podRun, was corev1.PodPhase, n, running, terminated, failed int) corev1.PodPhase {
+	switch {
+	case run.deleted && failed > 0:
+		// A deleted pod's terminal phase, as the kubelet reports it: Succeeded only if every
+		// container exited 0.
+		return corev1.PodFailed
+	case run.deleted:
+		return corev1.PodSucceeded
+	case running > 0:
+		return corev1.PodRunning
+	// Every container has ended and none will run again. The API server refuses to move a pod
+	// out of a terminal phase, so a container that restarts must never make its pod Failed.
+	case terminated == n && failed > 0 && run.pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
+		return corev1.PodFailed
+	case terminated == n && failed == 0 && run.pod.Spec.RestartPolicy != corev1.RestartPolicyAlways:
+		return corev1.PodSucceeded
+	case was == corev1.PodRunning:
+		return corev1.PodRunning // between restarts
+	default:
+		return corev1.PodPending
 	}
 }
 
@@ -519,20 +541,26 @@ func (p *Provider) NotifyPods(_ context.Context, f func(*corev1.Pod)) {
 	p.notify = f
 }
 
-// GetContainerLogs returns what a container has written to stdout and stderr, every run of it.
-func (p *Provider) GetContainerLogs(_ context.Context, namespace, podName, containerName string, _ api.ContainerLogOpts) (io.ReadCloser, error) {
+// GetContainerLogs returns what a container has written to stdout and stderr, every run of it
+// (see openLog for the options).
+func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, containerName string, opts api.ContainerLogOpts) (io.ReadCloser, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	run, ok := p.pods[key(namespace, podName)]
 	if !ok {
+		p.mu.Unlock()
 		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
 	}
+	path := ""
 	for _, c := range run.containers {
-		if c.spec.Name == containerName && c.logPath != "" {
-			return os.Open(c.logPath)
+		if c.spec.Name == containerName {
+			path = c.logPath
 		}
 	}
-	return nil, errdefs.NotFoundf("pod %s/%s has no container %s", namespace, podName, containerName)
+	p.mu.Unlock()
+	if path == "" {
+		return nil, errdefs.NotFoundf("pod %s/%s has no started container %s", namespace, podName, containerName)
+	}
+	return openLog(ctx, path, opts, run.stop)
 }
 
 // errUnsupported answers the node API calls that have no meaning for a process.

@@ -1,70 +1,93 @@
 #!/usr/bin/env bash
-# demo.sh is `make demo`: it starts a local control plane (etcd and kube-apiserver built from the
-# Go module proxy), installs the DLLMService CRD, runs the manager, applies config/samples, shows
-# what the operator made of them, shows the API server rejecting a broken manifest, serves the
-# shipped tiny trained model (models/tiny-tasks) with the runtime and asks it questions over the
-# OpenAI API, and then keeps everything running until Ctrl-C.
+# demo.sh is `make demo`: it starts the local cluster (etcd, kube-apiserver,
+# kube-controller-manager and kube-scheduler built from the Go module proxy, and a process node
+# that runs pods as local processes), installs the DLLMService CRD, runs the manager, applies a
+# DLLMService serving the shipped tiny trained model (models/tiny-tasks), waits until its runtime
+# pod is Ready, asks the model questions over the OpenAI API, shows the API server rejecting a
+# broken manifest, and keeps everything running until Ctrl-C, which stops every process it
+# started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 demo_dir=.demo
 mkdir -p "$demo_dir" bin
 export KUBEBUILDER_ASSETS
-KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh kubectl)
+KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh kubectl cluster)
 kubectl="$KUBEBUILDER_ASSETS/kubectl"
 export KUBECONFIG="$PWD/$demo_dir/kubeconfig"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+show() { printf '$ kubectl %s\n' "$*"; "$kubectl" "$@"; }
 
-step "Building the manager and the local control plane"
+step "Building the manager, the runtime and the local cluster"
 go build -o bin/manager ./cmd/manager
-go build -o bin/devcluster ./hack/devcluster
 go build -o bin/dllm-runtime ./cmd/dllm-runtime
+go build -o bin/devcluster ./hack/devcluster
 
 pids=()
 cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	# The manager first, so it does not react to the cluster going away; then the cluster,
+	# which stops the runtime pods' processes and the control plane.
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		kill "${pids[i]}" 2>/dev/null || true
+		wait "${pids[i]}" 2>/dev/null || true
+	done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step "Starting etcd and kube-apiserver ($KUBEBUILDER_ASSETS)"
-rm -f "$KUBECONFIG"
-bin/devcluster --write-kubeconfig "$KUBECONFIG" >"$demo_dir/devcluster.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 120); do
+step "Starting the local cluster: control plane and a process node (logs in $demo_dir/cluster.log)"
+rm -rf "$KUBECONFIG" "$demo_dir/node"
+# In its own session, so Ctrl-C reaches this script alone and the cleanup stops things in order.
+setsid bin/devcluster --write-kubeconfig "$KUBECONFIG" --node-root "$PWD/$demo_dir/node" \
+	--image "dllm-runtime=$PWD/bin/dllm-runtime" >"$demo_dir/cluster.log" 2>&1 &
+cluster_pid=$!
+pids+=("$cluster_pid")
+for _ in $(seq 1 240); do
 	[[ -s "$KUBECONFIG" ]] && break
-	kill -0 "${pids[0]}" 2>/dev/null || { cat "$demo_dir/devcluster.log" >&2; exit 1; }
+	kill -0 "$cluster_pid" 2>/dev/null || { tail -30 "$demo_dir/cluster.log" >&2; exit 1; }
 	sleep 0.5
 done
-[[ -s "$KUBECONFIG" ]] || { echo "the control plane did not start; see $demo_dir/devcluster.log" >&2; exit 1; }
-"$kubectl" version
+[[ -s "$KUBECONFIG" ]] || { echo "the cluster did not start; see $demo_dir/cluster.log" >&2; exit 1; }
+grep '^Cluster ready' "$demo_dir/cluster.log" || true
+show get nodes -o wide
 
 step "Installing the DLLMService CRD"
 "$kubectl" apply -k config/crd
 "$kubectl" wait --for condition=Established --timeout=60s crd/dllmservices.serving.dllm.dev
 
 step "Starting the manager (logs in $demo_dir/manager.log)"
-bin/manager --kubeconfig "$KUBECONFIG" --health-probe-bind-address=127.0.0.1:0 >"$demo_dir/manager.log" 2>&1 &
+setsid bin/manager --kubeconfig "$KUBECONFIG" --health-probe-bind-address=127.0.0.1:0 \
+	--metrics-bind-address=0 >"$demo_dir/manager.log" 2>&1 &
 pids+=($!)
 
-step "Applying config/samples"
-"$kubectl" apply -k config/samples
-for name in llada-8b-instruct dream-7b-instruct; do
-	"$kubectl" wait --for=jsonpath='{.status.observedGeneration}'=1 --timeout=60s "dllm/$name"
-done
+step "Applying hack/demo-dllmservice.yaml: the tiny trained model in models/tiny-tasks"
+sed "s|MODEL_DIR|$PWD/models/tiny-tasks|" hack/demo-dllmservice.yaml | "$kubectl" apply -f -
+echo "Waiting for the runtime pod to load the model and pass its readiness probe..."
+if ! "$kubectl" wait --for=condition=Ready --timeout=300s dllm/tiny-tasks; then
+	show get dllm,deploy,pods -o wide
+	"$kubectl" get dllm tiny-tasks -o jsonpath='{range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\n"}{end}'
+	exit 1
+fi
 
-step "kubectl get dllm -o wide"
-"$kubectl" get dllm -o wide
+step "What the operator made of it"
+show get dllm,deploy,pods -o wide
+show logs deploy/tiny-tasks --tail 3
 
-step "The Deployment rendered for llada-8b-instruct"
-"$kubectl" get deployment llada-8b-instruct -o yaml
-
-step "Its runtime configuration"
-"$kubectl" get configmap llada-8b-instruct-runtime -o jsonpath='{.data.config\.json}'
-
-step "Its conditions (no Deployment controller or kubelet runs here, so the rollout stays pending)"
-"$kubectl" get dllm llada-8b-instruct -o jsonpath='{range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\n"}{end}'
+step "Asking the model over the OpenAI API"
+# No kube-proxy runs here, so the Service's cluster IP routes nowhere; the demo asks the pod
+# address that the Service's EndpointSlice lists, which the process node routes locally.
+addr=$("$kubectl" get endpointslices -l kubernetes.io/service-name=tiny-tasks \
+	-o jsonpath='{.items[0].endpoints[0].addresses[0]}:{.items[0].ports[0].port}')
+echo "endpoint http://$addr/v1 (from the EndpointSlice of Service tiny-tasks)"
+# ask PROMPT MAX_TOKENS: PROMPT is a JSON string literal.
+ask() {
+	echo "  prompt $1"
+	printf '  answer '
+	curl -sf "http://$addr/v1/completions" -H 'Content-Type: application/json' \
+		-d "{\"model\":\"tiny-tasks\",\"prompt\":$1,\"max_tokens\":$2}" | sed -n 's/.*"text":\("[^"]*"\).*/\1/p'
+}
+ask '"copy: llada8b\n"' 16
+ask '"reverse: gitops\n"' 16
 
 step "Applying a broken manifest (hack/demo-invalid-dllmservice.yaml)"
 if "$kubectl" apply -f hack/demo-invalid-dllmservice.yaml; then
@@ -72,33 +95,9 @@ if "$kubectl" apply -f hack/demo-invalid-dllmservice.yaml; then
 	exit 1
 fi
 
-step "The runtime serving the shipped tiny model (models/tiny-tasks; logs in $demo_dir/runtime.log)"
-port=18000
-cat >"$demo_dir/runtime.json" <<JSON
-{"model":{"name":"tiny-tasks","family":"LLaDA","dir":"$PWD/models/tiny-tasks","dtype":"BFloat16","backend":"CPU"},
- "server":{"port":$port,"maxBatchSize":4,"maxQueue":16},
- "generation":{"steps":16,"genLength":16,"blockLength":16,"remasking":"LowConfidence","temperatureMilli":0},
- "cache":{"enabled":true,"promptRefreshInterval":100,"responseRefreshInterval":4,"transferPercent":25}}
-JSON
-bin/dllm-runtime serve --config "$demo_dir/runtime.json" >"$demo_dir/runtime.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 120); do
-	curl -sf "localhost:$port/readyz" >/dev/null && break
-	kill -0 "${pids[-1]}" 2>/dev/null || { cat "$demo_dir/runtime.log" >&2; exit 1; }
-	sleep 0.5
-done
-# ask PROMPT MAX_TOKENS: PROMPT is a JSON string literal.
-ask() {
-	echo "  prompt $1"
-	printf '  answer '
-	curl -sf "localhost:$port/v1/completions" -H 'Content-Type: application/json' \
-		-d "{\"model\":\"tiny-tasks\",\"prompt\":$1,\"max_tokens\":$2}" | sed -n 's/.*"text":\("[^"]*"\).*/\1/p'
-}
-ask '"copy: llada8b\n"' 16
-ask '"reverse: gitops\n"' 16
-
 step "The cluster keeps running. In another shell:"
 echo "  export KUBECONFIG=$KUBECONFIG"
-echo "  $kubectl get dllm -o wide"
+echo "  $kubectl get dllm,pods -o wide"
+echo "  curl -s http://$addr/v1/completions -H 'Content-Type: application/json' -d '{\"model\":\"tiny-tasks\",\"prompt\":\"copy: hello\\n\",\"max_tokens\":16}'"
 echo "Press Ctrl-C to stop."
-wait "${pids[0]}"
+wait "$cluster_pid"

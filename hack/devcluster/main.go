@@ -35,7 +35,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"dllm.dev/dllm-operator/runtime/contract"
 	"dllm.dev/dllm-operator/test/cluster"
@@ -71,6 +73,8 @@ func main() {
 	gpuType := flag.String("gpu-type", "NVIDIA-H100-80GB-HBM3", "The node's nvidia.com/gpu.product label.")
 	flag.Var(images, "image", "NAME=BINARY: run containers of image NAME (any tag) as BINARY; repeatable.")
 	flag.Parse()
+	// envtest logs through controller-runtime's logger; the components' own logs go to stderr.
+	ctrllog.SetLogger(logr.Discard())
 	if err := run(*kubeconfig, *root, images, *gpus, *gpuType); err != nil {
 		fmt.Fprintf(os.Stderr, "devcluster: %v\n", err)
 		os.Exit(1)

@@ -32,6 +32,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -41,18 +43,25 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"dllm.dev/dllm-operator/test/processnode"
 )
 
-// The test binary doubles as the pods' program. With EXIT_CODE set it prints a line and exits
-// with that code. With SERVE_ADDR set it serves HTTP there (an address without a host binds
+// The test binary doubles as the pods' program. With EXIT_CODE set it prints a line, writes
+// "initialized" to WRITE_FILE if that is set, and exits with that code. With SERVE_ADDR set it serves HTTP there (an address without a host binds
 // LISTEN_HOST, which the node sets to the pod's address) instead of running tests: GET /
 // answers with the pod's name and the config file's content and logs the request, GET /healthz
 // answers 200 and every other path 404. It prints its pid first.
 func TestMain(m *testing.M) {
 	if code := os.Getenv("EXIT_CODE"); code != "" {
 		fmt.Println("exiting with", code)
+		if path := os.Getenv("WRITE_FILE"); path != "" {
+			if err := os.WriteFile(path, []byte("initialized"), 0o644); err != nil {
+				fmt.Println(err)
+				os.Exit(1)
+			}
+		}
 		n, _ := strconv.Atoi(code)
 		os.Exit(n)
 	}
@@ -71,6 +80,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, mux))
 		os.Exit(1)
 	}
+	// envtest logs through controller-runtime's logger; the tests read what they need from
+	// the API instead.
+	ctrllog.SetLogger(logr.Discard())
 	os.Exit(m.Run())
 }
 
@@ -295,9 +307,10 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	}
 }
 
-// TestProcessNodeRestartPolicy runs Pods whose process exits by itself: each restart policy
-// gives the phase and restarts the kubelet gives.
-func TestProcessNodeRestartPolicy(t *testing.T) {
+// TestProcessNodeRestartsAndInitContainers runs Pods whose processes exit by themselves: each
+// restart policy gives the phase and restarts the kubelet gives, and init containers run to
+// success, in order, before the containers start (sharing their volumes), or fail the Pod.
+func TestProcessNodeRestartsAndInitContainers(t *testing.T) {
 	ctx, c := startCluster(t, 2*time.Minute)
 	cs := kubernetes.NewForConfigOrDie(c.Config)
 	self, err := os.Executable()
@@ -305,40 +318,66 @@ func TestProcessNodeRestartPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := processnode.Start(ctx, cs, processnode.Config{Name: "process-node", Root: t.TempDir(),
-		Images: map[string]string{"registry.example/exit": self}})
+		Images: map[string]string{"registry.example/exit": self}, AddressEnv: []string{"LISTEN_HOST"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(n.Stop)
+	exiting := func(name, code string, env ...corev1.EnvVar) corev1.Container {
+		return corev1.Container{Name: name, Image: "registry.example/exit",
+			Env:          append([]corev1.EnvVar{{Name: "EXIT_CODE", Value: code}}, env...),
+			VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/work"}}}
+	}
+	serving := corev1.Container{Name: "main", Image: "registry.example/exit",
+		Env:            []corev1.EnvVar{{Name: "SERVE_ADDR", Value: ":8080"}, {Name: "CONFIG_FILE", Value: "/work/greeting"}},
+		VolumeMounts:   []corev1.VolumeMount{{Name: "work", MountPath: "/work"}},
+		ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}}}}
+	written := corev1.EnvVar{Name: "WRITE_FILE", Value: "/work/greeting"}
+	type status = corev1.PodStatus
 	cases := []struct {
 		name   string
 		policy corev1.RestartPolicy
-		code   string
-		// done reports whether the Pod reached the expected state.
-		done func(corev1.Pod, corev1.ContainerStatus) bool
+		inits  []corev1.Container
+		main   corev1.Container
+		// done reports whether the Pod reached the expected state, described by want.
+		done func(status, corev1.ContainerStatus) bool
 		want string
 	}{
-		{"never-fails", corev1.RestartPolicyNever, "3", func(p corev1.Pod, s corev1.ContainerStatus) bool {
-			return p.Status.Phase == corev1.PodFailed && s.State.Terminated != nil && s.State.Terminated.ExitCode == 3 && s.RestartCount == 0
+		{"never-fails", corev1.RestartPolicyNever, nil, exiting("main", "3"), func(p status, s corev1.ContainerStatus) bool {
+			return p.Phase == corev1.PodFailed && s.State.Terminated != nil && s.State.Terminated.ExitCode == 3 && s.RestartCount == 0
 		}, "Failed, exit code 3, no restart"},
-		{"never-succeeds", corev1.RestartPolicyNever, "0", func(p corev1.Pod, s corev1.ContainerStatus) bool {
-			return p.Status.Phase == corev1.PodSucceeded && s.State.Terminated != nil && s.State.Terminated.ExitCode == 0
+		{"never-succeeds", corev1.RestartPolicyNever, nil, exiting("main", "0"), func(p status, s corev1.ContainerStatus) bool {
+			return p.Phase == corev1.PodSucceeded && s.State.Terminated != nil && s.State.Terminated.ExitCode == 0
 		}, "Succeeded"},
-		{"onfailure-succeeds", corev1.RestartPolicyOnFailure, "0", func(p corev1.Pod, s corev1.ContainerStatus) bool {
-			return p.Status.Phase == corev1.PodSucceeded && s.RestartCount == 0
+		{"onfailure-succeeds", corev1.RestartPolicyOnFailure, nil, exiting("main", "0"), func(p status, s corev1.ContainerStatus) bool {
+			return p.Phase == corev1.PodSucceeded && s.RestartCount == 0
 		}, "Succeeded, no restart"},
-		{"onfailure-fails", corev1.RestartPolicyOnFailure, "3", func(p corev1.Pod, s corev1.ContainerStatus) bool {
-			return p.Status.Phase != corev1.PodFailed && s.RestartCount >= 1 && s.LastTerminationState.Terminated != nil &&
+		{"onfailure-fails", corev1.RestartPolicyOnFailure, nil, exiting("main", "3"), func(p status, s corev1.ContainerStatus) bool {
+			return p.Phase != corev1.PodFailed && s.RestartCount >= 1 && s.LastTerminationState.Terminated != nil &&
 				s.LastTerminationState.Terminated.ExitCode == 3
 		}, "restarted, not Failed"},
-		{"always-succeeds", corev1.RestartPolicyAlways, "0", func(p corev1.Pod, s corev1.ContainerStatus) bool {
-			return p.Status.Phase == corev1.PodRunning && s.RestartCount >= 1
+		{"always-succeeds", corev1.RestartPolicyAlways, nil, exiting("main", "0"), func(p status, s corev1.ContainerStatus) bool {
+			return p.Phase == corev1.PodRunning && s.RestartCount >= 1
 		}, "restarted, Running"},
+		{"init-succeeds", corev1.RestartPolicyAlways, []corev1.Container{exiting("first", "0"), exiting("second", "0", written)}, serving,
+			func(p status, s corev1.ContainerStatus) bool {
+				return p.Phase == corev1.PodRunning && s.Ready && len(p.InitContainerStatuses) == 2 &&
+					p.InitContainerStatuses[1].State.Terminated != nil && p.InitContainerStatuses[1].State.Terminated.ExitCode == 0
+			}, "both init containers done, then Running and Ready"},
+		{"init-fails-never", corev1.RestartPolicyNever, []corev1.Container{exiting("first", "3")}, serving,
+			func(p status, s corev1.ContainerStatus) bool {
+				return p.Phase == corev1.PodFailed && s.State.Waiting != nil && s.RestartCount == 0
+			}, "Failed, the container never started"},
+		{"init-fails-retried", corev1.RestartPolicyAlways, []corev1.Container{exiting("first", "3")}, serving,
+			func(p status, s corev1.ContainerStatus) bool {
+				return p.Phase == corev1.PodPending && len(p.InitContainerStatuses) == 1 && p.InitContainerStatuses[0].RestartCount >= 1 &&
+					s.State.Waiting != nil
+			}, "Pending, the init container restarted, the container not started"},
 	}
 	for _, tc := range cases {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: "default"},
-			Spec: corev1.PodSpec{RestartPolicy: tc.policy, Containers: []corev1.Container{{
-				Name: "main", Image: "registry.example/exit", Env: []corev1.EnvVar{{Name: "EXIT_CODE", Value: tc.code}}}}}}
+			Spec: corev1.PodSpec{RestartPolicy: tc.policy, InitContainers: tc.inits, Containers: []corev1.Container{tc.main},
+				Volumes: []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}}}
 		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -351,10 +390,34 @@ func TestProcessNodeRestartPolicy(t *testing.T) {
 				return false, nil
 			}
 			last = *p
-			return tc.done(*p, p.Status.ContainerStatuses[0]), nil
+			return tc.done(p.Status, p.Status.ContainerStatuses[0]), nil
 		})
 		if err != nil {
-			t.Errorf("Pod %s (restartPolicy %s, exit %s): want %s; last status %+v", tc.name, tc.policy, tc.code, tc.want, last.Status)
+			t.Errorf("Pod %s (restartPolicy %s): want %s; last status %+v", tc.name, tc.policy, tc.want, last.Status)
+		}
+	}
+	// The container saw the file the second init container wrote into their shared volume.
+	pod, err := cs.CoreV1().Pods("default").Get(ctx, "init-succeeds", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + pod.Status.PodIP + ":8080/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if want := "init-succeeds initialized"; string(body) != want {
+		t.Errorf("GET / = %q, want %q", body, want)
+	}
+	// An init container's logs are reachable as any container's.
+	if r, err := n.Provider.GetContainerLogs(ctx, "default", "init-succeeds", "second", api.ContainerLogOpts{}); err != nil {
+		t.Errorf("logs of init container second: %v", err)
+	} else {
+		data, _ := io.ReadAll(r)
+		_ = r.Close()
+		if string(data) != "exiting with 0\n" {
+			t.Errorf("logs of init container second = %q", data)
 		}
 	}
 }

@@ -22,8 +22,8 @@ limitations under the License.
 // pod's own directory, with mount paths in args and env rewritten to them. Each pod gets its
 // own address from a range routed to the loopback device (Config.PodCIDR), so every pod keeps
 // its declared container port and Services list the pods' addresses; readiness
-// and liveness probes run and set the pod's conditions; containers restart by the pod's
-// restart policy; deleting a pod or stopping the node kills each container's process group,
+// and liveness probes run and set the pod's conditions; init containers run in order, each to
+// success, before the containers start; containers restart by the pod's restart policy; deleting a pod or stopping the node kills each container's process group,
 // so nothing outlives them. Config.AddressEnv tells each program its pod's address, since pods
 // share the machine's network, and with Config.TLS the node serves the kubelet API, so that
 // `kubectl logs` (with --tail, --limit-bytes and --follow) reaches container logs through the

@@ -80,15 +80,19 @@ func (p *Provider) deliver(ctx context.Context) {
 type podRun struct {
 	pod        *corev1.Pod // spec as created, status as this node reports it
 	dir        string
+	inits      []*containerRun // init containers, run in order before containers
 	containers []*containerRun
-	stop       chan struct{} // closed when the pod is deleted
-	deleted    bool          // every container has ended for good: the phase is terminal
-	wg         sync.WaitGroup
+	// initialized: every init container has succeeded and the containers have started.
+	initialized bool
+	stop        chan struct{} // closed when the pod is deleted
+	deleted     bool          // every container has ended for good: the phase is terminal
+	wg          sync.WaitGroup
 }
 
 // containerRun is one container's process and what the node reports of it.
 type containerRun struct {
 	spec    corev1.Container
+	init    bool // an init container: runs to completion, no probes
 	binary  string
 	args    []string
 	env     []string
@@ -121,28 +125,112 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		HostIPs: []corev1.HostIP{{IP: p.cfg.HostIP}}, PodIPs: []corev1.PodIP{{IP: ip}}, StartTime: &now}
 	p.pods[k] = run
 	volumes, err := p.prepare(run)
-	for i := range run.pod.Spec.Containers {
-		c := &containerRun{spec: run.pod.Spec.Containers[i]}
-		c.status = corev1.ContainerStatus{Name: c.spec.Name, Image: c.spec.Image, ImageID: c.spec.Image,
-			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}
-		run.containers = append(run.containers, c)
+	newContainer := func(spec corev1.Container, init bool) *containerRun {
+		c := &containerRun{spec: spec, init: init}
+		waiting := "ContainerCreating"
+		if !init && len(run.pod.Spec.InitContainers) > 0 {
+			waiting = "PodInitializing"
+		}
+		c.status = corev1.ContainerStatus{Name: spec.Name, Image: spec.Image, ImageID: spec.Image,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting}}}
+		if err == nil && init && spec.RestartPolicy != nil {
+			err = fmt.Errorf("init container %s is a sidecar (restartPolicy %s), which the process node does not run", spec.Name, *spec.RestartPolicy)
+		}
 		if err == nil {
 			err = p.resolve(run, c, volumes)
 		}
+		return c
+	}
+	for _, spec := range run.pod.Spec.InitContainers {
+		run.inits = append(run.inits, newContainer(spec, true))
+	}
+	for _, spec := range run.pod.Spec.Containers {
+		run.containers = append(run.containers, newContainer(spec, false))
 	}
 	if err != nil {
-		for _, c := range run.containers {
+		for _, c := range run.all() {
 			c.status.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
 		}
 		p.publish(run)
 		return nil
 	}
+	run.wg.Add(1)
+	go p.start(run)
+	p.publish(run)
+	return nil
+}
+
+// all returns the pod's init containers and containers.
+func (run *podRun) all() []*containerRun {
+	return append(append([]*containerRun{}, run.inits...), run.containers...)
+}
+
+// start runs the init containers one after another, each to success, then supervises the
+// containers. An init container that fails is restarted unless the pod's restart policy is
+// Never, which fails the pod.
+func (p *Provider) start(run *podRun) {
+	defer run.wg.Done()
+	for _, c := range run.inits {
+		if !p.runInit(run, c) {
+			return
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-run.stop:
+		return
+	default:
+	}
+	run.initialized = true
 	for _, c := range run.containers {
 		run.wg.Add(1)
 		go p.supervise(run, c)
 	}
 	p.publish(run)
-	return nil
+}
+
+// runInit runs an init container until it succeeds (true), the pod is deleted, or it fails
+// under restart policy Never (false).
+func (p *Provider) runInit(run *podRun, c *containerRun) bool {
+	backoff := time.Second
+	for {
+		exit, err := p.runOnce(run, c)
+		select {
+		case <-run.stop:
+			return false
+		default:
+		}
+		if err == nil && exit == 0 {
+			return true
+		}
+		if run.pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+			return false
+		}
+		if !p.backOff(run, c, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// backOff waits before a container's restart, reported as CrashLoopBackOff; false if the pod
+// was deleted meanwhile.
+func (p *Provider) backOff(run *podRun, c *containerRun, d time.Duration) bool {
+	p.mu.Lock()
+	c.status.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+		Message: fmt.Sprintf("back-off %s restarting container %s", d, c.spec.Name)}}
+	p.publish(run)
+	p.mu.Unlock()
+	select {
+	case <-run.stop:
+		return false
+	case <-time.After(d):
+	}
+	p.mu.Lock()
+	c.status.RestartCount++
+	p.mu.Unlock()
+	return true
 }
 
 // prepare makes the pod's directory and volumes.
@@ -215,23 +303,10 @@ func (p *Provider) supervise(run *podRun, c *containerRun) {
 		default:
 			restart = true
 		}
-		if !restart {
+		if !restart || !p.backOff(run, c, backoff) {
 			return
-		}
-		p.mu.Lock()
-		c.status.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
-			Message: fmt.Sprintf("back-off %s restarting container %s", backoff, c.spec.Name)}}
-		p.publish(run)
-		p.mu.Unlock()
-		select {
-		case <-run.stop:
-			return
-		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 30*time.Second)
-		p.mu.Lock()
-		c.status.RestartCount++
-		p.mu.Unlock()
 	}
 }
 
@@ -265,18 +340,20 @@ func (p *Provider) runOnce(run *podRun, c *containerRun) (int, error) {
 	started := metav1.Now()
 	c.status.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}
 	c.status.Started = new(true)
-	c.status.Ready = c.spec.ReadinessProbe == nil
+	c.status.Ready = !c.init && c.spec.ReadinessProbe == nil
 	p.publish(run)
 	p.mu.Unlock()
 
 	done := make(chan struct{})
-	go p.probe(run, c, cmd, done)
+	if !c.init {
+		go p.probe(run, c, cmd, done)
+	}
 	err = cmd.Wait()
 	close(done)
 	code := cmd.ProcessState.ExitCode()
 	p.mu.Lock()
 	c.cmd = nil
-	c.status.Ready = false
+	c.status.Ready = c.init && code == 0 // a completed init container reports ready
 	term := &corev1.ContainerStateTerminated{ExitCode: int32(code), StartedAt: started, FinishedAt: metav1.Now(), Reason: "Completed"}
 	if code != 0 {
 		term.Reason = "Error"
@@ -350,6 +427,14 @@ func (p *Provider) probe(run *podRun, c *containerRun, cmd *exec.Cmd, done <-cha
 // controller. The caller holds p.mu.
 func (p *Provider) publish(run *podRun) {
 	st := &run.pod.Status
+	st.InitContainerStatuses = st.InitContainerStatuses[:0]
+	initFailed := false
+	for _, c := range run.inits {
+		st.InitContainerStatuses = append(st.InitContainerStatuses, *c.status.DeepCopy())
+		if t := c.status.State.Terminated; t != nil && t.ExitCode != 0 && run.pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+			initFailed = true
+		}
+	}
 	st.ContainerStatuses = st.ContainerStatuses[:0]
 	running, ready, terminated, failed := 0, 0, 0, 0
 	for _, c := range run.containers {
@@ -368,15 +453,26 @@ func (p *Provider) publish(run *podRun) {
 		}
 	}
 	n := len(run.containers)
-	st.Phase = phase(run, st.Phase, n, running, terminated, failed)
+	switch {
+	case initFailed:
+		st.Phase = corev1.PodFailed
+	case !run.initialized && !run.deleted:
+		st.Phase = corev1.PodPending
+	default:
+		st.Phase = phase(run, st.Phase, n, running, terminated, failed)
+	}
 	allReady := corev1.ConditionFalse
 	if n > 0 && ready == n {
 		allReady = corev1.ConditionTrue
 	}
+	initialized := corev1.ConditionFalse
+	if run.initialized {
+		initialized = corev1.ConditionTrue
+	}
 	now := metav1.Now()
 	st.Conditions = []corev1.PodCondition{
 		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: corev1.PodInitialized, Status: initialized, LastTransitionTime: now},
 		{Type: corev1.ContainersReady, Status: allReady, LastTransitionTime: now},
 		{Type: corev1.PodReady, Status: allReady, LastTransitionTime: now},
 	}
@@ -440,7 +536,7 @@ func (p *Provider) DeletePod(_ context.Context, pod *corev1.Pod) error {
 	delete(p.pods, key(pod.Namespace, pod.Name))
 	close(run.stop)
 	var cmds []*exec.Cmd
-	for _, c := range run.containers {
+	for _, c := range run.all() {
 		if c.cmd != nil {
 			cmds = append(cmds, c.cmd)
 		}
@@ -472,12 +568,12 @@ func (p *Provider) DeletePod(_ context.Context, pod *corev1.Pod) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, c := range run.containers {
+	for _, c := range run.all() {
 		if c.status.State.Terminated == nil {
 			c.status.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 				ExitCode: 137, Reason: "Killed", FinishedAt: metav1.Now()}}
 		}
-		c.status.Ready = false
+		c.status.Ready = c.init && c.status.State.Terminated.ExitCode == 0
 	}
 	run.deleted = true
 	p.publish(run)
@@ -551,7 +647,7 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
 	}
 	path := ""
-	for _, c := range run.containers {
+	for _, c := range run.all() {
 		if c.spec.Name == containerName {
 			path = c.logPath
 		}

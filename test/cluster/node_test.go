@@ -73,7 +73,7 @@ func TestMain(m *testing.M) {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 		mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-			fmt.Println("GET / from", r.RemoteAddr)
+			fmt.Printf("GET /?%s from %s\n", r.URL.RawQuery, r.RemoteAddr)
 			cfg, _ := os.ReadFile(os.Getenv("CONFIG_FILE"))
 			_, _ = fmt.Fprintf(w, "%s %s", os.Getenv("HOSTNAME"), cfg)
 		})
@@ -212,6 +212,26 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 	}
 	pid := serverPid(ctx, t, cs, pod)
 
+	// A changed ConfigMap reaches the running process's volume, as the kubelet syncs it.
+	cm.Data["greeting"] = "hello again"
+	if _, err := cs.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		resp, err := http.Get("http://" + pod.Status.PodIP + ":8080/")
+		if err != nil {
+			return false, nil
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		got = string(body)
+		return got == pod.Name+" hello again", nil
+	})
+	if err != nil {
+		t.Errorf("after the ConfigMap update, GET / = %q, want %q", got, pod.Name+" hello again")
+	}
+
 	// Logs through the API server, which reaches the node's kubelet API over mutual TLS.
 	logs := func(opts *corev1.PodLogOptions) string {
 		t.Helper()
@@ -221,7 +241,7 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 		}
 		return string(data)
 	}
-	if got, want := logs(&corev1.PodLogOptions{TailLines: ptr.To[int64](1)}), "GET / from"; !strings.HasPrefix(got, want) || strings.Count(got, "\n") != 1 {
+	if got, want := logs(&corev1.PodLogOptions{TailLines: ptr.To[int64](1)}), "GET /? from"; !strings.HasPrefix(got, want) || strings.Count(got, "\n") != 1 {
 		t.Errorf("logs --tail 1 = %q, want the one line %q...", got, want)
 	}
 	stream, err := cs.CoreV1().Pods("default").GetLogs(pod.Name, &corev1.PodLogOptions{Follow: true}).Stream(ctx)
@@ -233,25 +253,31 @@ func TestProcessNodeRunsDeployment(t *testing.T) {
 		defer func() { _ = stream.Close() }()
 		sc := bufio.NewScanner(stream)
 		for sc.Scan() {
-			followed <- sc.Text()
+			select {
+			case followed <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
 		}
 		close(followed)
 	}()
 	if line := <-followed; !strings.HasPrefix(line, "pid ") {
 		t.Errorf("logs --follow starts with %q, want the pid line", line)
 	}
-	<-followed // listening on
-	<-followed // the first GET
-	if _, err := http.Get("http://" + pod.Status.PodIP + ":8080/"); err != nil {
+	if _, err := http.Get("http://" + pod.Status.PodIP + ":8080/?followed"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case line := <-followed:
-		if !strings.HasPrefix(line, "GET / from") {
-			t.Errorf("logs --follow went on with %q, want the second request's line", line)
+	deadline := time.After(10 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case line, ok := <-followed:
+			if !ok {
+				t.Fatal("logs --follow ended while the pod runs")
+			}
+			seen = strings.HasPrefix(line, "GET /?followed from")
+		case <-deadline:
+			t.Fatal("logs --follow did not show a line written after it started")
 		}
-	case <-time.After(10 * time.Second):
-		t.Error("logs --follow did not show a line written after it started")
 	}
 
 	// A Pod whose readiness probe fails runs but stays out of the ready endpoints.

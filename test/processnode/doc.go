@@ -19,7 +19,8 @@ limitations under the License.
 // without a container engine. A container's image maps to a local binary; its command, args
 // and environment (ConfigMap, Secret and downward-API values, $(VAR) expansion) are resolved as
 // the kubelet resolves them; emptyDir, ConfigMap and Secret volumes are directories under the
-// pod's own directory, with mount paths in args and env rewritten to them. Each pod gets its
+// pod's own directory, with mount paths in args and env rewritten to them, and configMap and
+// secret volumes follow their sources' changes within a second or two. Each pod gets its
 // own address from a range routed to the loopback device (Config.PodCIDR), so every pod keeps
 // its declared container port and Services list the pods' addresses; readiness
 // and liveness probes run and set the pod's conditions; init containers run in order, each to

@@ -171,6 +171,7 @@ func Start(ctx context.Context, client kubernetes.Interface, cfg Config) (*Node,
 		go func() { _ = n.api.Serve(apiListener) }()
 	}
 	go p.deliver(ctx)
+	go p.syncVolumes(ctx)
 	go func() { _ = vk.Run(ctx) }()
 	if err := vk.WaitReady(ctx, time.Minute); err != nil {
 		n.Stop()

@@ -21,10 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -72,6 +74,38 @@ func (p *Provider) deliver(ctx context.Context) {
 			p.queue = p.queue[1:]
 			p.mu.Unlock()
 			notify(pod)
+		}
+	}
+}
+
+// volumeSyncPeriod is how often configMap and secret volumes are brought up to date. The
+// kubelet takes up to a minute or two; sooner costs little here and keeps tests short.
+const volumeSyncPeriod = time.Second
+
+// syncVolumes refreshes every pod's configMap and secret volumes until ctx ends. A source that
+// cannot be read (deleted, say) leaves the files as they were, as the kubelet does.
+func (p *Provider) syncVolumes(ctx context.Context) {
+	tick := time.NewTicker(volumeSyncPeriod)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		runs := slices.Collect(maps.Values(p.pods))
+		p.mu.Unlock()
+		for _, run := range runs {
+			// Under the lock, so that DeletePod (which removes the directory under it) cannot
+			// interleave and leave recreated files behind.
+			p.mu.Lock()
+			select {
+			case <-run.stop:
+			default:
+				_ = refresh(run.pod, run.dir, p.src)
+			}
+			p.mu.Unlock()
 		}
 	}
 }

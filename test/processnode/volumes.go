@@ -17,7 +17,10 @@ limitations under the License.
 package processnode
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,64 +40,103 @@ func materialize(pod *corev1.Pod, dir string, src sources) (map[string]string, e
 			return nil, err
 		}
 		paths[v.Name] = p
-		var files map[string][]byte
-		var items []corev1.KeyToPath
-		switch {
-		case v.EmptyDir != nil:
+		if v.EmptyDir != nil {
 			continue
-		case v.ConfigMap != nil:
-			data, err := src.configMap(pod.Namespace, v.ConfigMap.Name)
-			if err != nil {
-				if optional(v.ConfigMap.Optional) {
-					continue
-				}
-				return nil, fmt.Errorf("volume %s: configMap %s: %w", v.Name, v.ConfigMap.Name, err)
-			}
-			files = map[string][]byte{}
-			for k, s := range data {
-				files[k] = []byte(s)
-			}
-			items = v.ConfigMap.Items
-		case v.Secret != nil:
-			data, err := src.secret(pod.Namespace, v.Secret.SecretName)
-			if err != nil {
-				if optional(v.Secret.Optional) {
-					continue
-				}
-				return nil, fmt.Errorf("volume %s: secret %s: %w", v.Name, v.Secret.SecretName, err)
-			}
-			files, items = data, v.Secret.Items
-		default:
+		}
+		if v.ConfigMap == nil && v.Secret == nil {
 			return nil, fmt.Errorf("volume %s: unsupported type (the process node has emptyDir, configMap and secret volumes)", v.Name)
 		}
-		if err := writeFiles(p, files, items); err != nil {
-			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		if err := project(pod.Namespace, v, p, src); err != nil {
+			return nil, err
 		}
 	}
 	return paths, nil
 }
 
-// writeFiles writes files into dir: every key, or only the listed items at their paths.
+// refresh brings the pod's configMap and secret volumes up to date with their sources, as the
+// kubelet does periodically, so a program that rereads its config file sees a changed
+// ConfigMap without a restart. Each file is replaced atomically; keys that went away are removed.
+func refresh(pod *corev1.Pod, dir string, src sources) error {
+	var errs []error
+	for _, v := range pod.Spec.Volumes {
+		if v.ConfigMap != nil || v.Secret != nil {
+			errs = append(errs, project(pod.Namespace, v, filepath.Join(dir, "volumes", v.Name), src))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// project writes a configMap or secret volume's files into dir.
+func project(namespace string, v corev1.Volume, dir string, src sources) error {
+	var files map[string][]byte
+	var items []corev1.KeyToPath
+	switch {
+	case v.ConfigMap != nil:
+		data, err := src.configMap(namespace, v.ConfigMap.Name)
+		if err != nil {
+			if optional(v.ConfigMap.Optional) {
+				return nil
+			}
+			return fmt.Errorf("volume %s: configMap %s: %w", v.Name, v.ConfigMap.Name, err)
+		}
+		files = map[string][]byte{}
+		for k, s := range data {
+			files[k] = []byte(s)
+		}
+		items = v.ConfigMap.Items
+	default:
+		data, err := src.secret(namespace, v.Secret.SecretName)
+		if err != nil {
+			if optional(v.Secret.Optional) {
+				return nil
+			}
+			return fmt.Errorf("volume %s: secret %s: %w", v.Name, v.Secret.SecretName, err)
+		}
+		files, items = data, v.Secret.Items
+	}
+	if err := writeFiles(dir, files, items); err != nil {
+		return fmt.Errorf("volume %s: %w", v.Name, err)
+	}
+	return nil
+}
+
+// writeFiles makes dir hold files: every key, or only the listed items at their paths. A file
+// whose content changed is replaced by a rename, so a reader sees the old or the new content,
+// never a mix; files of keys no longer present are removed.
 func writeFiles(dir string, files map[string][]byte, items []corev1.KeyToPath) error {
 	if len(items) == 0 {
 		for k := range files {
 			items = append(items, corev1.KeyToPath{Key: k, Path: k})
 		}
 	}
+	want := map[string]bool{}
 	for _, it := range items {
 		data, ok := files[it.Key]
 		if !ok {
 			return fmt.Errorf("no key %q", it.Key)
 		}
 		p := filepath.Join(dir, filepath.Clean("/"+it.Path))
+		want[p] = true
+		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
+			continue
+		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
+		tmp := filepath.Join(filepath.Dir(p), ".."+filepath.Base(p)+".tmp")
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, p); err != nil {
 			return err
 		}
 	}
-	return nil
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || want[p] {
+			return err
+		}
+		return os.Remove(p)
+	})
 }
 
 // mount is a container's mount path and the local directory that stands for it.

@@ -245,6 +245,7 @@ func checkMetrics(t *testing.T, base string) {
 		{contract.MetricQueueWait, nil, 1},
 		{contract.MetricForwardDuration, nil, 8},
 		{contract.MetricRequestSteps, nil, 1},
+		{contract.MetricPromptTokens, nil, 1},
 		{contract.MetricFLOPsSpent, nil, 1},
 		{contract.MetricFLOPsSaved, nil, 1},
 		{contract.MetricCacheTokensReused, nil, 1},

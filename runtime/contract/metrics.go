@@ -30,6 +30,9 @@ const (
 	MetricRequestSteps = "dllm_request_steps"
 	// MetricGeneratedTokens counts response tokens generated.
 	MetricGeneratedTokens = "dllm_generated_tokens_total"
+	// MetricPromptTokens counts the prompt tokens of finished requests: with the request count,
+	// the mean prompt length, which says when the workload shifted.
+	MetricPromptTokens = "dllm_prompt_tokens_total"
 	// MetricTokensPerSecond is a histogram of each request's response tokens over its
 	// end-to-end latency.
 	MetricTokensPerSecond = "dllm_request_tokens_per_second"

@@ -455,7 +455,7 @@ func (s *Server) generate(ctx context.Context, j *job, onDelta func(i int, text 
 			}
 			text, finish, n := s.finish(res.Generated, j.stops)
 			if s.o.Metrics != nil {
-				s.o.Metrics.Request(res.Duration, res.QueueWait, res.Steps, n)
+				s.o.Metrics.Request(res.Duration, res.QueueWait, res.Steps, len(j.prompt), n)
 			}
 			if onDelta != nil {
 				deliver(i, true, func() string { return st.rest(text) })

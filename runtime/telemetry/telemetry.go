@@ -46,6 +46,7 @@ type Metrics struct {
 	forwardDuration prometheus.Histogram
 	requestSteps    prometheus.Histogram
 	generatedTokens prometheus.Counter
+	promptTokens    prometheus.Counter
 	tokensPerSecond prometheus.Histogram
 	refreshes       *prometheus.CounterVec
 	recomputed      prometheus.Counter
@@ -85,6 +86,8 @@ func New(load func() engine.Load) *Metrics {
 			Help: "Denoising steps per request.", Buckets: prometheus.ExponentialBuckets(1, 2, 13)}),
 		generatedTokens: prometheus.NewCounter(prometheus.CounterOpts{Name: contract.MetricGeneratedTokens,
 			Help: "Response tokens generated."}),
+		promptTokens: prometheus.NewCounter(prometheus.CounterOpts{Name: contract.MetricPromptTokens,
+			Help: "Prompt tokens of finished requests."}),
 		tokensPerSecond: prometheus.NewHistogram(prometheus.HistogramOpts{Name: contract.MetricTokensPerSecond,
 			Help:    "A request's response tokens over its end-to-end latency.",
 			Buckets: prometheus.ExponentialBucketsRange(1, 100000, 16)}),
@@ -123,7 +126,7 @@ func New(load func() engine.Load) *Metrics {
 	gauge := func(name, help string, value func(engine.Load) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return value(load()) })
 	}
-	reg.MustRegister(m.requestDuration, m.queueWait, m.forwardDuration, m.requestSteps, m.generatedTokens,
+	reg.MustRegister(m.requestDuration, m.queueWait, m.forwardDuration, m.requestSteps, m.generatedTokens, m.promptTokens,
 		m.tokensPerSecond, m.refreshes, m.recomputed, m.reused, m.flopsSpent, m.flopsSaved, m.settings,
 		gauge(contract.MetricQueueDepth, "Requests waiting for a batch slot.",
 			func(l engine.Load) float64 { return float64(l.Queued) }),
@@ -173,11 +176,12 @@ func (m *Metrics) Batch(b engine.BatchReport) {
 	}
 }
 
-// Request records a finished request.
-func (m *Metrics) Request(duration, wait time.Duration, steps, tokens int) {
+// Request records a finished request of promptTokens that generated tokens.
+func (m *Metrics) Request(duration, wait time.Duration, steps, promptTokens, tokens int) {
 	m.requestDuration.Observe(duration.Seconds())
 	m.queueWait.Observe(wait.Seconds())
 	m.requestSteps.Observe(float64(steps))
+	m.promptTokens.Add(float64(promptTokens))
 	m.generatedTokens.Add(float64(tokens))
 	if duration > 0 {
 		m.tokensPerSecond.Observe(float64(tokens) / duration.Seconds())

@@ -79,6 +79,7 @@ envtest-assets: ## Build (once) and print the directory of etcd, kube-apiserver,
 FUZZ_TARGETS := \
 	./runtime/contract/:FuzzParse \
 	./controllers/render/:FuzzModelLocation \
+	./controllers/observe/:FuzzParse \
 	./runtime/weights/:FuzzParseHeader \
 	./runtime/weights/:FuzzConfig \
 	./runtime/tokenizer/:FuzzRoundTrip \

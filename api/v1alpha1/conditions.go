@@ -31,6 +31,16 @@ const (
 	// the rollout exceeded its progress deadline, Pods cannot be created, replicas are
 	// unavailable after the rollout, or the controller could not apply the objects it owns.
 	ConditionDegraded = "Degraded"
+
+	// ConditionCacheTuned is True once the tuner has converged on settings that hold the
+	// quality floor, False while it explores or waits; absent unless spec.cache.mode is
+	// Autotune.
+	ConditionCacheTuned = "CacheTuned"
+
+	// ConditionQualityDegraded is True when the settings in force measured below the quality
+	// floor and no safer settings within bounds are left; absent unless spec.cache.mode is
+	// Autotune.
+	ConditionQualityDegraded = "QualityDegraded"
 )
 
 // Condition reasons. They are UpperCamelCase so clients can switch on them.

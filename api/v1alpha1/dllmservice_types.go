@@ -548,6 +548,115 @@ type CacheStatus struct {
 	// source says where the active settings came from: Spec or Autotune.
 	// +optional
 	Source CacheSettingsSource `json:"source,omitempty"`
+
+	// autotune reports the online tuner, when spec.cache.mode is Autotune.
+	// +optional
+	Autotune *AutotuneStatus `json:"autotune,omitempty"`
+}
+
+// AutotunePhase is where the tuner stands.
+// +kubebuilder:validation:Enum=Waiting;Exploring;Converged;Frozen
+type AutotunePhase string
+
+const (
+	// AutotunePhaseWaiting means no window of observations yet (no ready Pod, no traffic, or no
+	// shadow samples).
+	AutotunePhaseWaiting AutotunePhase = "Waiting"
+	// AutotunePhaseExploring means measuring the best settings or a candidate.
+	AutotunePhaseExploring AutotunePhase = "Exploring"
+	// AutotunePhaseConverged means keeping the best settings and watching them.
+	AutotunePhaseConverged AutotunePhase = "Converged"
+	// AutotunePhaseFrozen means the freeze annotation stopped the tuner; the last settings stay.
+	AutotunePhaseFrozen AutotunePhase = "Frozen"
+)
+
+// AnnotationAutotuneFreeze is the annotation that, set to "true" on a DLLMService, stops its tuner: the settings in
+// force stay, nothing is explored or reverted, until the annotation is removed.
+const AnnotationAutotuneFreeze = "serving.dllm.dev/autotune-freeze"
+
+// AutotuneStatus is the tuner's state as users and dashboards read it.
+type AutotuneStatus struct {
+	// phase is Waiting, Exploring, Converged or Frozen.
+	// +optional
+	Phase AutotunePhase `json:"phase,omitempty"`
+
+	// best are the fastest settings whose agreement held the quality floor. In Apply mode the
+	// Pods run them (or the candidate); in Recommend mode they are the recommendation.
+	// +optional
+	Best *CacheSettings `json:"best,omitempty"`
+
+	// candidate, while exploring, are the settings being measured.
+	// +optional
+	Candidate *CacheSettings `json:"candidate,omitempty"`
+
+	// observed is the last window of observations.
+	// +optional
+	Observed *AutotuneObservation `json:"observed,omitempty"`
+
+	// lastDecisions are the tuner's latest decisions that changed something, newest last.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	LastDecisions []AutotuneDecision `json:"lastDecisions,omitempty"`
+}
+
+// AutotuneObservation is one window of what the runtime Pods reported.
+type AutotuneObservation struct {
+	// settings are the cache settings the window was observed under.
+	// +optional
+	Settings CacheSettings `json:"settings,omitzero"`
+
+	// pods is how many Pods contributed to the window.
+	// +optional
+	Pods int32 `json:"pods,omitempty"`
+
+	// requests is how many requests finished in the window.
+	// +optional
+	Requests int32 `json:"requests,omitempty"`
+
+	// meanLatency and p95Latency are the requests' latency.
+	// +optional
+	MeanLatency *metav1.Duration `json:"meanLatency,omitempty"`
+	// +optional
+	P95Latency *metav1.Duration `json:"p95Latency,omitempty"`
+
+	// shadowSamples is how many requests were also computed without the cache, and
+	// agreementPermille their mean agreement with the cached output, in thousandths.
+	// +optional
+	ShadowSamples int32 `json:"shadowSamples,omitempty"`
+	// +optional
+	AgreementPermille int32 `json:"agreementPermille,omitempty"`
+
+	// tokensPerSecond is the response tokens generated per second, over all Pods.
+	// +optional
+	TokensPerSecond int32 `json:"tokensPerSecond,omitempty"`
+
+	// saturationPermille is the Pods' mean demand over capacity, in thousandths.
+	// +optional
+	SaturationPermille int32 `json:"saturationPermille,omitempty"`
+}
+
+// AutotuneDecision is one decision of the tuner, with its reason.
+type AutotuneDecision struct {
+	// time is when the decision was made.
+	// +required
+	Time metav1.Time `json:"time"`
+
+	// action is Explore, Accept, Reject, Revert, Converge or Reexplore.
+	// +required
+	// +kubebuilder:validation:MaxLength=32
+	Action string `json:"action"`
+
+	// from and to are the settings before and after the decision.
+	// +optional
+	From CacheSettings `json:"from,omitzero"`
+	// +optional
+	To CacheSettings `json:"to,omitzero"`
+
+	// reason explains the decision.
+	// +required
+	// +kubebuilder:validation:MaxLength=512
+	Reason string `json:"reason"`
 }
 
 // CacheSettings is one complete choice of cache settings, defaults applied.

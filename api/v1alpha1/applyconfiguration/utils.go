@@ -36,8 +36,14 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.AutoscalingSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("AutotuneBounds"):
 		return &apiv1alpha1.AutotuneBoundsApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AutotuneDecision"):
+		return &apiv1alpha1.AutotuneDecisionApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AutotuneObservation"):
+		return &apiv1alpha1.AutotuneObservationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("AutotuneSpec"):
 		return &apiv1alpha1.AutotuneSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AutotuneStatus"):
+		return &apiv1alpha1.AutotuneStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CacheSettings"):
 		return &apiv1alpha1.CacheSettingsApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CacheSpec"):

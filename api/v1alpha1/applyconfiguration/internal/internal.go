@@ -68,7 +68,57 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: transferPercent
       type:
         namedType: dev.dllm.dllm-operator.api.v1alpha1.PercentRange
+- name: dev.dllm.dllm-operator.api.v1alpha1.AutotuneDecision
+  map:
+    fields:
+    - name: action
+      type:
+        scalar: string
+    - name: from
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.CacheSettings
+    - name: reason
+      type:
+        scalar: string
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: to
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.CacheSettings
 - name: dev.dllm.dllm-operator.api.v1alpha1.AutotuneMode
+  scalar: string
+- name: dev.dllm.dllm-operator.api.v1alpha1.AutotuneObservation
+  map:
+    fields:
+    - name: agreementPermille
+      type:
+        scalar: numeric
+    - name: meanLatency
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: p95Latency
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: pods
+      type:
+        scalar: numeric
+    - name: requests
+      type:
+        scalar: numeric
+    - name: saturationPermille
+      type:
+        scalar: numeric
+    - name: settings
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.CacheSettings
+    - name: shadowSamples
+      type:
+        scalar: numeric
+    - name: tokensPerSecond
+      type:
+        scalar: numeric
+- name: dev.dllm.dllm-operator.api.v1alpha1.AutotunePhase
   scalar: string
 - name: dev.dllm.dllm-operator.api.v1alpha1.AutotuneSpec
   map:
@@ -88,6 +138,27 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: shadowPercent
       type:
         scalar: numeric
+- name: dev.dllm.dllm-operator.api.v1alpha1.AutotuneStatus
+  map:
+    fields:
+    - name: best
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.CacheSettings
+    - name: candidate
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.CacheSettings
+    - name: lastDecisions
+      type:
+        list:
+          elementType:
+            namedType: dev.dllm.dllm-operator.api.v1alpha1.AutotuneDecision
+          elementRelationship: atomic
+    - name: observed
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.AutotuneObservation
+    - name: phase
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.AutotunePhase
 - name: dev.dllm.dllm-operator.api.v1alpha1.Backend
   scalar: string
 - name: dev.dllm.dllm-operator.api.v1alpha1.CacheMode
@@ -133,6 +204,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: active
       type:
         namedType: dev.dllm.dllm-operator.api.v1alpha1.CacheSettings
+    - name: autotune
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.AutotuneStatus
     - name: source
       type:
         namedType: dev.dllm.dllm-operator.api.v1alpha1.CacheSettingsSource

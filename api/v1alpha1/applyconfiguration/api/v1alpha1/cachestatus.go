@@ -31,6 +31,8 @@ type CacheStatusApplyConfiguration struct {
 	Active *CacheSettingsApplyConfiguration `json:"active,omitempty"`
 	// source says where the active settings came from: Spec or Autotune.
 	Source *apiv1alpha1.CacheSettingsSource `json:"source,omitempty"`
+	// autotune reports the online tuner, when spec.cache.mode is Autotune.
+	Autotune *AutotuneStatusApplyConfiguration `json:"autotune,omitempty"`
 }
 
 // CacheStatusApplyConfiguration constructs a declarative configuration of the CacheStatus type for use with
@@ -52,5 +54,13 @@ func (b *CacheStatusApplyConfiguration) WithActive(value *CacheSettingsApplyConf
 // If called multiple times, the Source field is set to the value of the last call.
 func (b *CacheStatusApplyConfiguration) WithSource(value apiv1alpha1.CacheSettingsSource) *CacheStatusApplyConfiguration {
 	b.Source = &value
+	return b
+}
+
+// WithAutotune sets the Autotune field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Autotune field is set to the value of the last call.
+func (b *CacheStatusApplyConfiguration) WithAutotune(value *AutotuneStatusApplyConfiguration) *CacheStatusApplyConfiguration {
+	b.Autotune = value
 	return b
 }

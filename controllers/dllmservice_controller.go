@@ -25,6 +25,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -59,6 +60,9 @@ type DLLMServiceReconciler struct {
 	Render render.Options
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Tuner tunes the cache settings of services in Autotune mode; nil turns tuning off (the
+	// spec's settings are served and status reports no tuner).
+	Tuner *Tuner
 }
 
 // +kubebuilder:rbac:groups=serving.dllm.dev,resources=dllmservices,verbs=get;list;watch
@@ -68,12 +72,17 @@ type DLLMServiceReconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 
 // Reconcile renders svc's children, applies them, observes the runtime Deployment and applies the
 // status computed from what it saw.
 func (r *DLLMServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	svc := &v1alpha1.DLLMService{}
 	if err := r.Get(ctx, req.NamespacedName, svc); err != nil {
+		if apierrors.IsNotFound(err) && r.Tuner != nil {
+			r.Tuner.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !svc.DeletionTimestamp.IsZero() {
@@ -82,12 +91,19 @@ func (r *DLLMServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	var obs observation
-	objs, err := render.All(svc, r.Render)
-	if err != nil {
-		obs.renderErr = err // permanent until the spec changes: reported, not retried
-	} else {
-		obs.applyErr = r.applyChildren(ctx, svc, objs)
+	var err error
+	now := r.now()
+	opts := r.Render
+	if r.Tuner != nil && render.Tuned(svc) {
+		if obs.tuned, err = r.Tuner.step(ctx, r.Client, svc, now); err != nil {
+			return ctrl.Result{}, err
+		}
+		if obs.tuned.apply {
+			opts.Tuned = &obs.tuned.active
+		}
 	}
+	token := r.renderAndApply(ctx, svc, opts, &obs)
+	r.pushTuned(ctx, svc, obs, token)
 	if obs.deployment, err = r.observeDeployment(ctx, svc); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -95,14 +111,60 @@ func (r *DLLMServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, err
 	}
 
-	status := computeStatus(svc, obs, metav1.NewTime(r.now()))
+	status := computeStatus(svc, obs, metav1.NewTime(now))
 	if err := r.Status().Apply(ctx, statusApplyConfiguration(svc, status), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return ctrl.Result{}, errors.Join(obs.applyErr, fmt.Errorf("apply DLLMService status: %w", err))
 	}
 	for _, e := range transitionEvents(svc.Status.Conditions, status.Conditions) {
 		r.Recorder.Eventf(svc, nil, e.eventType, e.reason, e.action, "%s", e.note)
 	}
-	return ctrl.Result{}, obs.applyErr
+	var result ctrl.Result
+	if t := obs.tuned; t != nil {
+		for _, e := range tunerEvents(t.decisions) {
+			r.Recorder.Eventf(svc, nil, e.eventType, e.reason, e.action, "%s", e.note)
+		}
+		result.RequeueAfter = r.Tuner.interval()
+	}
+	return result, obs.applyErr
+}
+
+// shadowPercent is the share of requests svc's runtime checks against the uncached path.
+func shadowPercent(svc *v1alpha1.DLLMService) int32 {
+	if a := svc.Spec.Cache.Autotune; a != nil && a.ShadowPercent > 0 {
+		return a.ShadowPercent
+	}
+	return v1alpha1.DefaultShadowPercent
+}
+
+// renderAndApply renders svc's children with opts and applies them, recording a render or
+// apply error in obs. For a tuned service it first makes sure the admin token Secret exists
+// (the Pods mount it) and returns the token.
+func (r *DLLMServiceReconciler) renderAndApply(ctx context.Context, svc *v1alpha1.DLLMService, opts render.Options, obs *observation) string {
+	objs, err := render.All(svc, opts)
+	if err != nil {
+		obs.renderErr = err // permanent until the spec changes: reported, not retried
+		return ""
+	}
+	var token string
+	if render.Tuned(svc) {
+		if token, obs.applyErr = ensureAdminSecret(ctx, r.Client, svc); obs.applyErr != nil {
+			return ""
+		}
+	}
+	obs.applyErr = r.applyChildren(ctx, svc, objs)
+	return token
+}
+
+// pushTuned sends the tuner's settings to the ready Pods that run others, in Apply mode. A
+// failure is logged, not returned: the ConfigMap carries the same settings, only later.
+func (r *DLLMServiceReconciler) pushTuned(ctx context.Context, svc *v1alpha1.DLLMService, obs observation, token string) {
+	t := obs.tuned
+	if t == nil || !t.apply || len(t.stale) == 0 || token == "" || obs.renderErr != nil {
+		return
+	}
+	if err := r.Tuner.push(ctx, token, t.active, shadowPercent(svc), t.stale); err != nil {
+		logf.FromContext(ctx).Info("Pushing cache settings to runtime Pods failed; the ConfigMap will bring them", "err", err.Error())
+	}
 }
 
 // child is the apply configuration of an object the controller owns.
@@ -210,5 +272,8 @@ func CacheOptions() cache.Options {
 		&appsv1.Deployment{}:                     managed,
 		&autoscalingv2.HorizontalPodAutoscaler{}: managed,
 		&corev1.Pod{}:                            managed,
+		&corev1.Secret{}:                         managed,
+		// The EndpointSlice controller copies a Service's labels onto its slices.
+		&discoveryv1.EndpointSlice{}: managed,
 	}}
 }

@@ -41,6 +41,8 @@ type observation struct {
 	applyErr error
 	// pods are the runtime Pods (any spec), for the phase of those not ready yet.
 	pods []corev1.Pod
+	// tuned is the tuner's step, nil unless spec.cache.mode is Autotune and a tuner runs.
+	tuned *tuneResult
 }
 
 // computeStatus derives svc's status from what the reconcile observed. It is pure: the existing
@@ -66,14 +68,63 @@ func computeStatus(svc *v1alpha1.DLLMService, obs observation, now metav1.Time) 
 	}
 
 	ready, progressing, degraded := conditionsFor(obs)
+	set := []metav1.Condition{ready, progressing, degraded}
 	conds := append([]metav1.Condition(nil), svc.Status.Conditions...)
-	for _, c := range []metav1.Condition{ready, progressing, degraded} {
+	if t := obs.tuned; t != nil {
+		st.Cache.Autotune = &t.status
+		if t.apply {
+			st.Cache.Active, st.Cache.Source = t.active, v1alpha1.CacheSettingsSourceAutotune
+		}
+		set = append(set, tunerConditions(t.status)...)
+	} else {
+		meta.RemoveStatusCondition(&conds, v1alpha1.ConditionCacheTuned)
+		meta.RemoveStatusCondition(&conds, v1alpha1.ConditionQualityDegraded)
+	}
+	for _, c := range set {
 		c.ObservedGeneration = svc.Generation
 		c.LastTransitionTime = now
 		meta.SetStatusCondition(&conds, c)
 	}
 	st.Conditions = conds
 	return st
+}
+
+// tunerConditions are CacheTuned and QualityDegraded for the tuner's status.
+func tunerConditions(a v1alpha1.AutotuneStatus) []metav1.Condition {
+	best := "none yet"
+	if a.Best != nil {
+		best = fmt.Sprintf("K_p=%d K_r=%d rho=%d%%", a.Best.PromptRefreshInterval, a.Best.ResponseRefreshInterval, ptrDeref(a.Best.TransferPercent))
+	}
+	var tuned metav1.Condition
+	switch a.Phase {
+	case v1alpha1.AutotunePhaseConverged:
+		tuned = condition(v1alpha1.ConditionCacheTuned, yes, "Converged", "Converged on %s.", best)
+	case v1alpha1.AutotunePhaseFrozen:
+		tuned = condition(v1alpha1.ConditionCacheTuned, no, "Frozen", "The %s annotation stops the tuner; keeping %s.", v1alpha1.AnnotationAutotuneFreeze, best)
+	case v1alpha1.AutotunePhaseExploring:
+		tuned = condition(v1alpha1.ConditionCacheTuned, no, "Exploring", "Exploring from %s.", best)
+	default:
+		tuned = condition(v1alpha1.ConditionCacheTuned, no, "Waiting", "Waiting for a window of requests with shadow samples from ready Pods.")
+	}
+	degraded := condition(v1alpha1.ConditionQualityDegraded, no, "AboveFloor", "The settings in force hold the quality floor, or are being measured.")
+	if n := len(a.LastDecisions); n > 0 {
+		if d := a.LastDecisions[n-1]; d.Action == "Revert" && settingsEqual(d.From, d.To) {
+			degraded = condition(v1alpha1.ConditionQualityDegraded, yes, "BelowFloor", "%s", d.Reason)
+		}
+	}
+	return []metav1.Condition{tuned, degraded}
+}
+
+func settingsEqual(a, b v1alpha1.CacheSettings) bool {
+	return a.PromptRefreshInterval == b.PromptRefreshInterval && a.ResponseRefreshInterval == b.ResponseRefreshInterval &&
+		ptrDeref(a.TransferPercent) == ptrDeref(b.TransferPercent)
+}
+
+func ptrDeref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func condition(typ string, status metav1.ConditionStatus, reason, format string, args ...any) metav1.Condition {
@@ -286,11 +337,9 @@ func statusApplyConfiguration(svc *v1alpha1.DLLMService, st v1alpha1.DLLMService
 			WithType(c.Type).WithStatus(c.Status).WithReason(c.Reason).WithMessage(c.Message).
 			WithObservedGeneration(c.ObservedGeneration).WithLastTransitionTime(c.LastTransitionTime))
 	}
-	active := acv1alpha1.CacheSettings().WithMode(st.Cache.Active.Mode)
-	if st.Cache.Active.Mode != v1alpha1.CacheModeOff {
-		active.WithPromptRefreshInterval(st.Cache.Active.PromptRefreshInterval).
-			WithResponseRefreshInterval(st.Cache.Active.ResponseRefreshInterval).
-			WithTransferPercent(*st.Cache.Active.TransferPercent)
+	cache := acv1alpha1.CacheStatus().WithActive(settingsApplyConfiguration(st.Cache.Active)).WithSource(st.Cache.Source)
+	if a := st.Cache.Autotune; a != nil {
+		cache.WithAutotune(autotuneApplyConfiguration(a))
 	}
 	return acv1alpha1.DLLMService(svc.Name, svc.Namespace).
 		WithStatus(acv1alpha1.DLLMServiceStatus().
@@ -300,5 +349,42 @@ func statusApplyConfiguration(svc *v1alpha1.DLLMService, st v1alpha1.DLLMService
 			WithReadyReplicas(st.ReadyReplicas).
 			WithSelector(st.Selector).
 			WithEndpoint(st.Endpoint).
-			WithCache(acv1alpha1.CacheStatus().WithActive(active).WithSource(st.Cache.Source)))
+			WithCache(cache))
+}
+
+func settingsApplyConfiguration(s v1alpha1.CacheSettings) *acv1alpha1.CacheSettingsApplyConfiguration {
+	ac := acv1alpha1.CacheSettings().WithMode(s.Mode)
+	if s.Mode != v1alpha1.CacheModeOff {
+		ac.WithPromptRefreshInterval(s.PromptRefreshInterval).WithResponseRefreshInterval(s.ResponseRefreshInterval).
+			WithTransferPercent(ptrDeref(s.TransferPercent))
+	}
+	return ac
+}
+
+func autotuneApplyConfiguration(a *v1alpha1.AutotuneStatus) *acv1alpha1.AutotuneStatusApplyConfiguration {
+	ac := acv1alpha1.AutotuneStatus().WithPhase(a.Phase)
+	if a.Best != nil {
+		ac.WithBest(settingsApplyConfiguration(*a.Best))
+	}
+	if a.Candidate != nil {
+		ac.WithCandidate(settingsApplyConfiguration(*a.Candidate))
+	}
+	if o := a.Observed; o != nil {
+		obs := acv1alpha1.AutotuneObservation().WithSettings(settingsApplyConfiguration(o.Settings)).
+			WithPods(o.Pods).WithRequests(o.Requests).WithShadowSamples(o.ShadowSamples).
+			WithAgreementPermille(o.AgreementPermille).WithTokensPerSecond(o.TokensPerSecond).
+			WithSaturationPermille(o.SaturationPermille)
+		if o.MeanLatency != nil {
+			obs.WithMeanLatency(*o.MeanLatency)
+		}
+		if o.P95Latency != nil {
+			obs.WithP95Latency(*o.P95Latency)
+		}
+		ac.WithObserved(obs)
+	}
+	for _, d := range a.LastDecisions {
+		ac.WithLastDecisions(acv1alpha1.AutotuneDecision().WithTime(d.Time).WithAction(d.Action).
+			WithFrom(settingsApplyConfiguration(d.From)).WithTo(settingsApplyConfiguration(d.To)).WithReason(d.Reason))
+	}
+	return ac
 }

@@ -240,3 +240,47 @@ func TestTransitionEvents(t *testing.T) {
 		}
 	}
 }
+
+// A tuned service reports the tuner's settings as active in Apply mode (the spec's in
+// Recommend mode), its autotune status, and CacheTuned/QualityDegraded; an untuned one drops
+// those conditions.
+func TestComputeStatusWithTuner(t *testing.T) {
+	now := metav1.NewTime(time.Unix(100, 0))
+	tuned := v1alpha1.CacheSettings{Mode: v1alpha1.CacheModeAutotune, PromptRefreshInterval: 200, ResponseRefreshInterval: 9, TransferPercent: new(int32(15))}
+	svc := testService()
+	svc.Spec.Cache = v1alpha1.CacheSpec{Mode: v1alpha1.CacheModeAutotune}
+	cases := []struct {
+		name                string
+		result              tuneResult
+		wantSource          v1alpha1.CacheSettingsSource
+		wantTuned, wantQual metav1.ConditionStatus
+	}{
+		{"apply, converged", tuneResult{active: tuned, apply: true, status: v1alpha1.AutotuneStatus{Phase: v1alpha1.AutotunePhaseConverged, Best: &tuned}},
+			v1alpha1.CacheSettingsSourceAutotune, metav1.ConditionTrue, metav1.ConditionFalse},
+		{"recommend, exploring", tuneResult{active: tuned, status: v1alpha1.AutotuneStatus{Phase: v1alpha1.AutotunePhaseExploring, Best: &tuned}},
+			v1alpha1.CacheSettingsSourceSpec, metav1.ConditionFalse, metav1.ConditionFalse},
+		{"no safer settings left", tuneResult{active: tuned, apply: true, status: v1alpha1.AutotuneStatus{Phase: v1alpha1.AutotunePhaseConverged, Best: &tuned,
+			LastDecisions: []v1alpha1.AutotuneDecision{{Action: "Revert", From: tuned, To: tuned, Reason: "no safer settings within bounds"}}}},
+			v1alpha1.CacheSettingsSourceAutotune, metav1.ConditionTrue, metav1.ConditionTrue},
+	}
+	for _, tc := range cases {
+		st := computeStatus(svc, observation{tuned: &tc.result}, now)
+		if st.Cache.Source != tc.wantSource || st.Cache.Autotune == nil || st.Cache.Autotune.Phase != tc.result.status.Phase {
+			t.Errorf("%s: cache status %+v", tc.name, st.Cache)
+		}
+		if tc.wantSource == v1alpha1.CacheSettingsSourceAutotune && st.Cache.Active.ResponseRefreshInterval != 9 {
+			t.Errorf("%s: active %+v, want the tuned settings", tc.name, st.Cache.Active)
+		}
+		for typ, want := range map[string]metav1.ConditionStatus{v1alpha1.ConditionCacheTuned: tc.wantTuned, v1alpha1.ConditionQualityDegraded: tc.wantQual} {
+			if c := meta.FindStatusCondition(st.Conditions, typ); c == nil || c.Status != want {
+				t.Errorf("%s: %s = %+v, want %s", tc.name, typ, c, want)
+			}
+		}
+	}
+	svc.Status.Conditions = computeStatus(svc, observation{tuned: &cases[0].result}, now).Conditions
+	svc.Spec.Cache.Mode = v1alpha1.CacheModeStatic
+	st := computeStatus(svc, observation{}, now)
+	if meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionCacheTuned) != nil || st.Cache.Autotune != nil {
+		t.Errorf("after leaving Autotune mode the tuner's condition or status stayed: %+v", st)
+	}
+}

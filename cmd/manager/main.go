@@ -22,6 +22,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -47,6 +48,7 @@ func main() {
 		enableHTTP2    bool
 		leaderElection bool
 		runtimeImage   string
+		tuneInterval   time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"Address of the metrics endpoint, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
@@ -58,6 +60,8 @@ func main() {
 	flag.BoolVar(&leaderElection, "leader-elect", false, "Elect a leader so only one replica reconciles.")
 	flag.StringVar(&runtimeImage, "runtime-image", defaultRuntimeImage,
 		"Runtime image for DLLMServices that do not set spec.runtime.image.")
+	flag.DurationVar(&tuneInterval, "autotune-interval", 15*time.Second,
+		"Observation window of the cache tuner: how often it scrapes the runtime Pods of a DLLMService in Autotune mode and decides.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -97,6 +101,7 @@ func main() {
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("dllm-operator"),
 		Render:   render.Options{RuntimeImage: runtimeImage},
+		Tuner:    &controllers.Tuner{Interval: tuneInterval},
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "Failed to set up the controller", "controller", "DLLMService")
 		os.Exit(1)

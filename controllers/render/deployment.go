@@ -18,6 +18,7 @@ package render
 
 import (
 	"maps"
+	"path"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -44,6 +45,7 @@ const (
 	PullContainerName = "pull"
 	configVolume      = "config"
 	tmpVolume         = "tmp"
+	adminVolume       = "admin-token"
 )
 
 func deployment(svc *v1alpha1.DLLMService, image string, loc location, configHash string) *appsv1ac.DeploymentApplyConfiguration {
@@ -80,6 +82,11 @@ func podSpec(svc *v1alpha1.DLLMService, image string, loc location) *corev1ac.Po
 	if loc.volume != nil {
 		volumes = append(volumes, loc.volume)
 	}
+	if Tuned(svc) {
+		volumes = append(volumes, corev1ac.Volume().WithName(adminVolume).WithSecret(
+			corev1ac.SecretVolumeSource().WithSecretName(AdminSecretName(svc)).
+				WithItems(corev1ac.KeyToPath().WithKey(AdminTokenKey).WithPath(path.Base(contract.AdminTokenPath)))))
+	}
 	pod := corev1ac.PodSpec().
 		// The runtime never talks to the Kubernetes API.
 		WithAutomountServiceAccountToken(false).
@@ -115,6 +122,11 @@ func container(svc *v1alpha1.DLLMService, image string, loc location) *corev1ac.
 	if loc.volume != nil {
 		mounts = append(mounts, corev1ac.VolumeMount().
 			WithName(modelVolume).WithMountPath(contract.ModelsDir).WithReadOnly(loc.readOnly))
+	}
+	if Tuned(svc) {
+		// The tuner pushes settings to the runtime's admin endpoints with this token.
+		mounts = append(mounts, corev1ac.VolumeMount().
+			WithName(adminVolume).WithMountPath(path.Dir(contract.AdminTokenPath)).WithReadOnly(true))
 	}
 	port := intstr.FromString(contract.PortName)
 	return corev1ac.Container().

@@ -50,11 +50,22 @@ const (
 	AnnotationConfigHash = "serving.dllm.dev/config-hash"
 )
 
-// Options are the operator-wide settings render needs besides the DLLMService.
+// Options are what render needs besides the DLLMService.
 type Options struct {
-	// RuntimeImage is the runtime image used when spec.runtime.image is empty.
+	// RuntimeImage is the runtime image used when spec.runtime.image is empty (operator-wide).
 	RuntimeImage string
+	// Tuned, when set, are the cache settings the tuner chose for this DLLMService. They replace
+	// the spec's in the runtime configuration when spec.cache.mode is Autotune in Apply mode, so
+	// new Pods start tuned (running Pods get them live).
+	Tuned *v1alpha1.CacheSettings
 }
+
+// AdminSecretName is the name of the Secret holding the bearer token of svc's runtime admin
+// endpoints (created by the controller when spec.cache.mode is Autotune).
+func AdminSecretName(svc *v1alpha1.DLLMService) string { return svc.Name + "-runtime-admin" }
+
+// AdminTokenKey is the key of the token in the admin Secret.
+const AdminTokenKey = "token"
 
 // Objects are the desired children of one DLLMService.
 type Objects struct {
@@ -87,6 +98,13 @@ func All(svc *v1alpha1.DLLMService, opts Options) (*Objects, error) {
 		return nil, err
 	}
 	cfg := RuntimeConfig(svc, loc.dir)
+	if t := opts.Tuned; t != nil && cfg.Cache.Enabled && TunerApplies(svc) {
+		cfg.Cache.PromptRefreshInterval = int(t.PromptRefreshInterval)
+		cfg.Cache.ResponseRefreshInterval = int(t.ResponseRefreshInterval)
+		if t.TransferPercent != nil {
+			cfg.Cache.TransferPercent = int(*t.TransferPercent)
+		}
+	}
 	data, err := cfg.Marshal()
 	if err != nil {
 		return nil, err
@@ -101,6 +119,18 @@ func All(svc *v1alpha1.DLLMService, opts Options) (*Objects, error) {
 		Service:    service(svc),
 		Autoscaler: autoscaler(svc),
 	}, nil
+}
+
+// Tuned reports whether svc's cache settings are tuned online (spec.cache.mode Autotune).
+func Tuned(svc *v1alpha1.DLLMService) bool {
+	return or(svc.Spec.Cache.Mode, v1alpha1.DefaultCacheMode) == v1alpha1.CacheModeAutotune
+}
+
+// TunerApplies reports whether the tuner's settings reach the Pods (Autotune in Apply mode);
+// in Recommend mode they are only reported.
+func TunerApplies(svc *v1alpha1.DLLMService) bool {
+	a := svc.Spec.Cache.Autotune
+	return Tuned(svc) && a != nil && a.Mode == v1alpha1.AutotuneModeApply
 }
 
 // ConfigMapName is the name of the ConfigMap holding svc's runtime configuration.
@@ -121,6 +151,9 @@ func Selector(svc *v1alpha1.DLLMService) string {
 func Endpoint(svc *v1alpha1.DLLMService) string {
 	return fmt.Sprintf("http://%s.%s.svc:%d%s", svc.Name, svc.Namespace, Port(svc), contract.APIPath)
 }
+
+// Labels are the labels of every object the operator makes for svc, rendered or not.
+func Labels(svc *v1alpha1.DLLMService) map[string]string { return objectLabels(svc) }
 
 // objectLabels are the labels of every object rendered for svc.
 func objectLabels(svc *v1alpha1.DLLMService) map[string]string {

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -240,6 +241,43 @@ func TestConfigHashIgnoresCache(t *testing.T) {
 	}
 	if got := hashOf(dllmService("x", func(s *v1alpha1.DLLMService) { s.Spec.Generation.Steps = 64 })); got == base {
 		t.Errorf("config hash %s unchanged after a sampler change; Pods would keep the old config", got)
+	}
+}
+
+// The tuner's settings reach the runtime configuration in Apply mode only, never the config
+// hash (running Pods take them live), and a tuned service's Pods mount the admin token.
+func TestTunedSettings(t *testing.T) {
+	tuned := &v1alpha1.CacheSettings{Mode: v1alpha1.CacheModeAutotune, PromptRefreshInterval: 150, ResponseRefreshInterval: 9, TransferPercent: ptr.To[int32](15)}
+	render := func(mode v1alpha1.AutotuneMode, t2 *v1alpha1.CacheSettings) (contract.Config, *Objects) {
+		t.Helper()
+		svc := dllmService("x", withCache(v1alpha1.CacheSpec{Mode: v1alpha1.CacheModeAutotune, Autotune: &v1alpha1.AutotuneSpec{Mode: mode}}))
+		objs, err := All(svc, Options{RuntimeImage: testImage, Tuned: t2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := contract.Parse(strings.NewReader(objs.ConfigMap.Data[contract.ConfigFileName]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *cfg, objs
+	}
+	applied, objs := render(v1alpha1.AutotuneModeApply, tuned)
+	if c := applied.Cache; c.PromptRefreshInterval != 150 || c.ResponseRefreshInterval != 9 || c.TransferPercent != 15 {
+		t.Errorf("Apply mode: config cache %+v, want the tuned 150/9/15", c)
+	}
+	_, untuned := render(v1alpha1.AutotuneModeApply, nil)
+	if a, b := objs.Deployment.Spec.Template.Annotations[AnnotationConfigHash], untuned.Deployment.Spec.Template.Annotations[AnnotationConfigHash]; a != b {
+		t.Errorf("tuned settings changed the config hash (%s vs %s): Pods would restart", a, b)
+	}
+	if recommended, _ := render(v1alpha1.AutotuneModeRecommend, tuned); recommended.Cache.ResponseRefreshInterval != 7 {
+		t.Errorf("Recommend mode: config cache %+v, want the spec's settings", recommended.Cache)
+	}
+	mounted := false
+	for _, m := range objs.Deployment.Spec.Template.Spec.Containers[0].VolumeMounts {
+		mounted = mounted || *m.MountPath == path.Dir(contract.AdminTokenPath)
+	}
+	if !mounted {
+		t.Errorf("a tuned service's runtime does not mount its admin token at %s", contract.AdminTokenPath)
 	}
 }
 

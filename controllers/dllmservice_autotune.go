@@ -155,12 +155,15 @@ func (t *Tuner) step(ctx context.Context, c client.Client, svc *v1alpha1.DLLMSer
 	}
 	tu := t.services[name]
 	if tu == nil || tu.key != key {
-		// Resume from the best settings status reports, when they are still within bounds: a
-		// restarted manager does not start over from the spec.
-		if a := svc.Status.Cache.Autotune; apply && a != nil && a.Best != nil && tu == nil {
-			if b := settingsOf(*a.Best); within(cfg, b) {
-				start = b
-			}
+		// Resume from the best settings so far when they are still within bounds: a changed
+		// floor or bounds judge them anew (and revert them if they no longer hold), and a
+		// restarted manager takes them from status instead of starting over from the spec.
+		switch a := svc.Status.Cache.Autotune; {
+		case !apply:
+		case tu != nil && within(cfg, tu.state.Best):
+			start = tu.state.Best
+		case tu == nil && a != nil && a.Best != nil && within(cfg, settingsOf(*a.Best)):
+			start = settingsOf(*a.Best)
 		}
 		tu = &tuning{key: key, cfg: cfg, state: autotune.Start(cfg, start),
 			status: v1alpha1.AutotuneStatus{Phase: v1alpha1.AutotunePhaseWaiting}}

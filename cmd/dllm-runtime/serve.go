@@ -29,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -61,7 +62,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	flags.StringVar(&f.config, "config", contract.ConfigPath, "Runtime configuration file (JSON, runtime/contract's schema).")
 	flags.IntVar(&f.threads, "threads", 0, "CPU threads; 0 means every core.")
 	flags.DurationVar(&f.grace, "grace", 30*time.Second, "How long a shutdown waits for in-flight requests.")
-	flags.StringVar(&f.adminToken, "admin-token-file", contract.AdminTokenPath,
+	flags.StringVar(&f.adminToken, strings.TrimPrefix(contract.AdminTokenFlag, "--"), contract.AdminTokenPath,
 		"Bearer token of the admin endpoints (live cache settings); without the file they are disabled.")
 	flags.DurationVar(&f.watch, "watch-config", 5*time.Second,
 		"How often to reread the config file; changed cache settings apply to new requests (0: never).")

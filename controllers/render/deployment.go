@@ -128,12 +128,18 @@ func container(svc *v1alpha1.DLLMService, image string, loc location) *corev1ac.
 		mounts = append(mounts, corev1ac.VolumeMount().
 			WithName(adminVolume).WithMountPath(path.Dir(contract.AdminTokenPath)).WithReadOnly(true))
 	}
+	args := []string{contract.ServeCommand, contract.ConfigFlag, contract.ConfigPath}
+	if Tuned(svc) {
+		// The runtime's default, named so that the path is visible and can be remapped (the
+		// local cluster's process node rewrites mount paths it finds in args).
+		args = append(args, contract.AdminTokenFlag, contract.AdminTokenPath)
+	}
 	port := intstr.FromString(contract.PortName)
 	return corev1ac.Container().
 		WithName(containerName).
 		WithImage(image).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
-		WithArgs(contract.ServeCommand, contract.ConfigFlag, contract.ConfigPath).
+		WithArgs(args...).
 		WithPorts(corev1ac.ContainerPort().
 			WithName(contract.PortName).
 			WithContainerPort(Port(svc)).

@@ -59,6 +59,9 @@ const (
 	ServeCommand = "serve"
 	// ConfigFlag is the flag that names the configuration file.
 	ConfigFlag = "--config"
+	// AdminTokenFlag names the file holding the admin endpoints' bearer token (default
+	// AdminTokenPath).
+	AdminTokenFlag = "--admin-token-file"
 
 	// PullCommand is the runtime subcommand that fetches a model source into a folder, or
 	// checks one in place: PullCommand SOURCE DirFlag DIR.

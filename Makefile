@@ -68,7 +68,7 @@ test-unit: ## Run the unit tests with the race detector.
 
 .PHONY: test-integration
 test-integration: ## Run the envtest suites and the local cluster's tests against the control plane built by hack/envtest-assets.sh.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh cluster)" $(GO) test -tags integration -count=1 -v ./test/integration/... ./test/cluster/...
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh cluster)" $(GO) test -tags integration -count=1 -v ./test/integration/... ./test/cluster/... ./test/e2e/...
 
 .PHONY: envtest-assets
 envtest-assets: ## Build (once) and print the directory of etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl.

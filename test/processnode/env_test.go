@@ -56,6 +56,16 @@ func TestRewrite(t *testing.T) {
 			t.Errorf("rewrite(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+	// The pod's directory under a mount path (/tmp here): a replacement is not rewritten again.
+	ms = []mount{{path: "/etc/dllm", local: "/tmp/pods/p/volumes/config"}, {path: "/tmp", local: "/tmp/pods/p/volumes/tmp"}}
+	for _, tc := range []struct{ in, want string }{
+		{"/etc/dllm/config.json", "/tmp/pods/p/volumes/config/config.json"},
+		{"/tmp/x:/etc/dllm", "/tmp/pods/p/volumes/tmp/x:/tmp/pods/p/volumes/config"},
+	} {
+		if got := rewrite(tc.in, ms); got != tc.want {
+			t.Errorf("rewrite(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }
 
 func TestBinaryFor(t *testing.T) {

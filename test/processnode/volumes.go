@@ -158,29 +158,34 @@ func mounts(c *corev1.Container, volumes map[string]string) ([]mount, error) {
 }
 
 // rewrite replaces mount paths in s with their local directories where they stand as a path:
-// at the start of s or after '=' or ':', and followed by the end of s, '/' or ':'.
+// at the start of s or after '=' or ':', and followed by the end of s, '/' or ':'. It makes one
+// pass, the longest mount path first at each place, so a replacement is never rewritten again
+// (the pod's directory may itself lie under a mount path, such as /tmp).
 func rewrite(s string, ms []mount) string {
-	for _, m := range ms {
-		var b strings.Builder
-		rest := s
-		for {
-			i := strings.Index(rest, m.path)
-			if i < 0 {
-				b.WriteString(rest)
-				break
-			}
-			end := i + len(m.path)
-			before := i == 0 || rest[i-1] == '=' || rest[i-1] == ':'
-			after := end == len(rest) || rest[end] == '/' || rest[end] == ':'
-			b.WriteString(rest[:i])
-			if before && after {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if i == 0 || s[i-1] == '=' || s[i-1] == ':' {
+			if m, ok := mountAt(s[i:], ms); ok {
 				b.WriteString(m.local)
-			} else {
-				b.WriteString(m.path)
+				i += len(m.path)
+				continue
 			}
-			rest = rest[end:]
 		}
-		s = b.String()
+		b.WriteByte(s[i])
+		i++
 	}
-	return s
+	return b.String()
+}
+
+// mountAt returns the longest mount whose path starts s as a whole path element.
+func mountAt(s string, ms []mount) (mount, bool) {
+	for _, m := range ms { // longest first
+		if !strings.HasPrefix(s, m.path) {
+			continue
+		}
+		if rest := s[len(m.path):]; rest == "" || rest[0] == '/' || rest[0] == ':' {
+			return m, true
+		}
+	}
+	return mount{}, false
 }

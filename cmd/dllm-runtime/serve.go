@@ -263,6 +263,8 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 	if _, err := os.Stat(adminToken); adminToken != "" && err != nil {
 		log.Info("admin endpoints disabled", "token_file", adminToken, "reason", err.Error())
 		adminToken = ""
+	} else if adminToken != "" {
+		log.Info("admin endpoints enabled", "token_file", adminToken)
 	}
 	srv, err := server.New(server.Options{Model: cfg.Model.Name, Engine: eng, Tokenizer: tok, Config: ck.Config,
 		EoTID: eot, Defaults: defaults, MaxContext: maxContext(ck.Config), Logger: log, Metrics: metrics,

@@ -350,3 +350,50 @@ func FuzzModelLocation(f *testing.F) {
 		}
 	})
 }
+
+// The prometheus-adapter rules shipped in config/ serve every metric an HPA can be rendered
+// with, under the name the HPA asks for.
+func TestPrometheusAdapterRulesServeEveryHPAMetric(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "prometheus-adapter", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Rules []struct {
+			SeriesQuery string `json:"seriesQuery"`
+			Resources   struct {
+				Overrides map[string]struct {
+					Resource string `json:"resource"`
+				} `json:"overrides"`
+			} `json:"resources"`
+			Name struct {
+				Matches string `json:"matches"`
+				As      string `json:"as"`
+			} `json:"name"`
+			MetricsQuery string `json:"metricsQuery"`
+		} `json:"rules"`
+	}
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		t.Fatalf("rules.yaml: %v", err)
+	}
+	served := map[string]bool{}
+	for _, r := range cfg.Rules {
+		if !strings.HasPrefix(r.SeriesQuery, r.Name.As+"{") {
+			t.Errorf("rule %q reads %q: the served name must be the runtime's", r.Name.As, r.SeriesQuery)
+		}
+		if r.Resources.Overrides["pod"].Resource != "pod" || r.Resources.Overrides["namespace"].Resource != "namespace" {
+			t.Errorf("rule %q does not map the pod and namespace labels: a Pods metric needs both", r.Name.As)
+		}
+		served[r.Name.As] = true
+	}
+	for _, m := range []v1alpha1.AutoscalingMetric{v1alpha1.AutoscalingMetricSaturation, v1alpha1.AutoscalingMetricQueueDepth, v1alpha1.AutoscalingMetricPendingSteps} {
+		objs, err := All(dllmService("x", withAutoscaling(v1alpha1.AutoscalingSpec{MaxReplicas: 3, Metric: m})), Options{RuntimeImage: testImage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := *objs.Autoscaler.Spec.Metrics[0].Pods.Metric.Name
+		if !served[name] {
+			t.Errorf("metric %s: the HPA asks for %s, which no adapter rule serves", m, name)
+		}
+	}
+}

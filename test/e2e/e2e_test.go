@@ -224,6 +224,14 @@ func TestAutotuneOnRealRuntimePods(t *testing.T) {
 		return true
 	}
 	waitFor("every Pod running the active settings", time.Minute, runsActive)
+	// The Pods found the admin token the operator created, so settings also reach them
+	// through the admin API, not only through the ConfigMap.
+	for _, ep := range readyEndpoints(ctx, t, k8s, "tiny") {
+		logs, err := cs.CoreV1().Pods("default").GetLogs(ep.Pod, &corev1.PodLogOptions{Container: "runtime"}).DoRaw(ctx)
+		if err != nil || !strings.Contains(string(logs), "admin endpoints enabled") {
+			t.Errorf("Pod %s: admin endpoints not enabled (%v):\n%s", ep.Pod, err, logs)
+		}
+	}
 
 	// Frozen, the tuner stops where it is. A Pod deleted mid-tuning is replaced, and the
 	// replacement starts with the tuned settings (from the ConfigMap), not the spec's.

@@ -155,17 +155,7 @@ func (t *Tuner) step(ctx context.Context, c client.Client, svc *v1alpha1.DLLMSer
 	}
 	tu := t.services[name]
 	if tu == nil || tu.key != key {
-		// Resume from the best settings so far when they are still within bounds: a changed
-		// floor or bounds judge them anew (and revert them if they no longer hold), and a
-		// restarted manager takes them from status instead of starting over from the spec.
-		switch a := svc.Status.Cache.Autotune; {
-		case !apply:
-		case tu != nil && within(cfg, tu.state.Best):
-			start = tu.state.Best
-		case tu == nil && a != nil && a.Best != nil && within(cfg, settingsOf(*a.Best)):
-			start = settingsOf(*a.Best)
-		}
-		tu = &tuning{key: key, cfg: cfg, state: autotune.Start(cfg, start),
+		tu = &tuning{key: key, cfg: cfg, state: autotune.Start(cfg, resumeFrom(tu, svc, cfg, start, apply)),
 			status: v1alpha1.AutotuneStatus{Phase: v1alpha1.AutotunePhaseWaiting}}
 		if a := svc.Status.Cache.Autotune; a != nil {
 			tu.status.LastDecisions = a.LastDecisions
@@ -204,6 +194,21 @@ func (t *Tuner) step(ctx context.Context, c client.Client, svc *v1alpha1.DLLMSer
 	}
 	res.status = st
 	return res, nil
+}
+
+// resumeFrom is where a new tuner for svc starts: the best settings so far when they are
+// still within bounds, so a changed floor or bounds judges them anew (and reverts them if they
+// no longer hold) and a restarted manager takes them from status; else the spec's start.
+func resumeFrom(old *tuning, svc *v1alpha1.DLLMService, cfg autotune.Config, start autotune.Settings, apply bool) autotune.Settings {
+	a := svc.Status.Cache.Autotune
+	switch {
+	case !apply:
+	case old != nil && within(cfg, old.state.Best):
+		return old.state.Best
+	case old == nil && a != nil && a.Best != nil && within(cfg, settingsOf(*a.Best)):
+		return settingsOf(*a.Best)
+	}
+	return start
 }
 
 // within reports whether s lies in cfg's bounds.

@@ -3,9 +3,9 @@
 # kube-controller-manager and kube-scheduler built from the Go module proxy, and a process node
 # that runs pods as local processes), installs the DLLMService CRD, runs the manager, applies a
 # DLLMService serving the shipped tiny trained model (models/tiny-tasks), waits until its runtime
-# pod is Ready, asks the model questions over the OpenAI API, shows the API server rejecting a
-# broken manifest, and keeps everything running until Ctrl-C, which stops every process it
-# started.
+# pod is Ready, asks the model questions over the OpenAI API, runs a short load so the cache
+# tuner acts and prints its decisions, shows the API server rejecting a broken manifest, and
+# keeps everything running until Ctrl-C, which stops every process it started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -57,7 +57,7 @@ step "Installing the DLLMService CRD"
 
 step "Starting the manager (logs in $demo_dir/manager.log)"
 setsid bin/manager --kubeconfig "$KUBECONFIG" --health-probe-bind-address=127.0.0.1:0 \
-	--metrics-bind-address=0 >"$demo_dir/manager.log" 2>&1 &
+	--metrics-bind-address=0 --autotune-interval=3s >"$demo_dir/manager.log" 2>&1 &
 pids+=($!)
 
 step "Applying hack/demo-dllmservice.yaml: the tiny trained model in models/tiny-tasks"
@@ -88,6 +88,13 @@ ask() {
 }
 ask '"copy: llada8b\n"' 16
 ask '"reverse: gitops\n"' 16
+
+step "A short load, so the cache tuner acts (dllm-runtime loadgen, 40 s)"
+bin/dllm-runtime loadgen --url "http://$addr" --model tiny-tasks --prompt $'copy: tuning\n' --max-tokens 16 \
+	--clients 3 --duration 40s
+show get dllm -o wide
+echo "The tuner's decisions (status.cache.autotune.lastDecisions):"
+"$kubectl" get dllm tiny-tasks -o jsonpath='{range .status.cache.autotune.lastDecisions[*]}  {.action}: {.reason}{"\n"}{end}'
 
 step "Applying a broken manifest (hack/demo-invalid-dllmservice.yaml)"
 if "$kubectl" apply -f hack/demo-invalid-dllmservice.yaml; then

@@ -71,17 +71,19 @@ func main() {
 	root := flag.String("node-root", "", "Directory of the pods' files (volumes, logs); default: a temporary one, removed at exit.")
 	gpus := flag.Int("gpus", 4, "nvidia.com/gpu capacity the node advertises (its pods run on the CPU).")
 	gpuType := flag.String("gpu-type", "NVIDIA-H100-80GB-HBM3", "The node's nvidia.com/gpu.product label.")
+	podCIDR := flag.String("pod-cidr", "10.88.8.0/24",
+		"The pods' address range, routed to the loopback device (apart from the tests' ranges, so both can run at once).")
 	flag.Var(images, "image", "NAME=BINARY: run containers of image NAME (any tag) as BINARY; repeatable.")
 	flag.Parse()
 	// envtest logs through controller-runtime's logger; the components' own logs go to stderr.
 	ctrllog.SetLogger(logr.Discard())
-	if err := run(*kubeconfig, *root, images, *gpus, *gpuType); err != nil {
+	if err := run(*kubeconfig, *root, images, *gpus, *gpuType, *podCIDR); err != nil {
 		fmt.Fprintf(os.Stderr, "devcluster: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, root string, images map[string]string, gpus int, gpuType string) error {
+func run(kubeconfig, root string, images map[string]string, gpus int, gpuType, podCIDR string) error {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		return fmt.Errorf("KUBEBUILDER_ASSETS is not set: run hack/envtest-assets.sh cluster and export its output")
@@ -110,7 +112,7 @@ func run(kubeconfig, root string, images map[string]string, gpus int, gpuType st
 		return err
 	}
 	n, err := processnode.Start(ctx, kubernetes.NewForConfigOrDie(c.Config), processnode.Config{
-		Name: "process-node", Root: root, Images: images, GPUs: gpus, GPUType: gpuType,
+		Name: "process-node", Root: root, Images: images, GPUs: gpus, GPUType: gpuType, PodCIDR: podCIDR,
 		AddressEnv: []string{contract.ListenHostEnv}, TLS: kubeletTLS,
 	})
 	if err != nil {

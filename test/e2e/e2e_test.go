@@ -95,7 +95,9 @@ func TestAutotuneOnRealRuntimePods(t *testing.T) {
 		t.Fatal(err)
 	}
 	node, err := processnode.Start(ctx, cs, processnode.Config{Name: "process-node", Root: t.TempDir(),
-		Images: map[string]string{"dllm-runtime": bin}, AddressEnv: []string{contract.ListenHostEnv}, TLS: kubeletTLS})
+		Images: map[string]string{"dllm-runtime": bin}, AddressEnv: []string{contract.ListenHostEnv}, TLS: kubeletTLS,
+		// Its own range: the cluster package's tests may run at the same time, with theirs.
+		PodCIDR: "10.88.1.0/24"})
 	if err != nil {
 		t.Fatal(err)
 	}

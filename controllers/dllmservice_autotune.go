@@ -37,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
 	"dllm.dev/dllm-operator/controllers/autotune"
@@ -84,8 +85,6 @@ type tuneResult struct {
 	// decisions made in this step, for events.
 	decisions []autotune.Decision
 	status    v1alpha1.AutotuneStatus
-	// qualityDegraded: the settings in force hold no floor and nothing safer is left.
-	qualityDegraded bool
 }
 
 func (t *Tuner) interval() time.Duration {
@@ -226,6 +225,7 @@ func (t *Tuner) observe(ctx context.Context, c client.Client, svc *v1alpha1.DLLM
 		return fmt.Errorf("list EndpointSlices: %w", err)
 	}
 	endpoints := observe.ReadyEndpoints(eps.Items, contract.PortName)
+	log := logf.FromContext(ctx)
 	samples := map[string]observe.Sample{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -234,9 +234,12 @@ func (t *Tuner) observe(ctx context.Context, c client.Client, svc *v1alpha1.DLLM
 			s, err := t.Scraper.Scrape(ctx, ep)
 			mu.Lock()
 			defer mu.Unlock()
-			if err == nil {
-				samples[ep.Pod] = s
+			if err != nil {
+				// Tolerated: the Pod sits this window out, and the next sample starts afresh.
+				log.Info("Scraping a runtime Pod failed", "pod", ep.Pod, "err", err.Error())
+				return
 			}
+			samples[ep.Pod] = s
 		})
 	}
 	wg.Wait()
@@ -246,7 +249,10 @@ func (t *Tuner) observe(ctx context.Context, c client.Client, svc *v1alpha1.DLLM
 			res.stale = append(res.stale, ep)
 		}
 	}
-	windows, _ := tu.tracker.Observe(now, samples)
+	windows, skipped := tu.tracker.Observe(now, samples)
+	for _, err := range skipped {
+		log.V(1).Info("Left a runtime Pod out of the window", "reason", err.Error())
+	}
 	for _, o := range observe.Merge(windows) {
 		if !o.Enabled || o.Settings != active {
 			continue
@@ -272,7 +278,6 @@ func (t *Tuner) observe(ctx context.Context, c client.Client, svc *v1alpha1.DLLM
 			res.decisions = append(res.decisions, d)
 			tu.status.LastDecisions = appendDecision(tu.status.LastDecisions, d, now)
 		}
-		res.qualityDegraded = d.Action == autotune.ActionRevert && !d.Changed()
 	}
 	return nil
 }

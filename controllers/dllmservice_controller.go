@@ -27,7 +27,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -74,6 +76,7 @@ type DLLMServiceReconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=keda.sh,resources=scaledobjects,verbs=get;create;patch;delete
 
 // Reconcile renders svc's children, applies them, observes the runtime Deployment and applies the
 // status computed from what it saw.
@@ -187,6 +190,9 @@ func (r *DLLMServiceReconciler) applyChildren(ctx context.Context, svc *v1alpha1
 			return fmt.Errorf("apply %s %s: %w", ptr.Deref(obj.GetKind(), ""), ptr.Deref(obj.GetName(), ""), err)
 		}
 	}
+	if err := r.applyScaledObject(ctx, svc, objs.ScaledObject); err != nil {
+		return err
+	}
 	if objs.Autoscaler == nil {
 		hpa := &autoscalingv2.HorizontalPodAutoscaler{}
 		err := r.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: svc.Name}, hpa)
@@ -201,6 +207,38 @@ func (r *DLLMServiceReconciler) applyChildren(ctx context.Context, svc *v1alpha1
 			log.Info("Deleted HorizontalPodAutoscaler after autoscaling was turned off", "name", hpa.Name)
 		}
 	}
+	return nil
+}
+
+// applyScaledObject applies the KEDA ScaledObject of spec.autoscaling.keda, or deletes the one
+// the service had when it no longer asks for KEDA. Without KEDA in the cluster there is nothing
+// to delete, and asking for it is an error that names the field.
+func (r *DLLMServiceReconciler) applyScaledObject(ctx context.Context, svc *v1alpha1.DLLMService, so *unstructured.Unstructured) error {
+	if so != nil {
+		err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(so), client.FieldOwner(FieldOwner), client.ForceOwnership)
+		if meta.IsNoMatchError(err) {
+			return fmt.Errorf("spec.autoscaling.keda: KEDA is not installed in this cluster (no %s kind)", render.ScaledObjectGVK.Kind)
+		}
+		if err != nil {
+			return fmt.Errorf("apply ScaledObject %s: %w", so.GetName(), err)
+		}
+		return nil
+	}
+	stale := &unstructured.Unstructured{}
+	stale.SetGroupVersionKind(render.ScaledObjectGVK)
+	err := r.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: svc.Name}, stale)
+	switch {
+	case meta.IsNoMatchError(err), apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("get ScaledObject: %w", err)
+	case !metav1.IsControlledBy(stale, svc):
+		return nil
+	}
+	if err := r.Delete(ctx, stale, client.Preconditions{UID: new(stale.GetUID())}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete ScaledObject: %w", err)
+	}
+	logf.FromContext(ctx).Info("Deleted KEDA ScaledObject after spec.autoscaling.keda was removed", "name", stale.GetName())
 	return nil
 }
 

@@ -278,6 +278,22 @@ type AutoscalingSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000000
 	Target int32 `json:"target,omitempty"`
+
+	// keda, when set, scales with a KEDA ScaledObject instead of a HorizontalPodAutoscaler: KEDA
+	// asks Prometheus for the metric itself, so no metrics adapter is needed (KEDA must be
+	// installed).
+	// +optional
+	KEDA *KEDASpec `json:"keda,omitempty"`
+}
+
+// KEDASpec configures scaling through KEDA's Prometheus scaler.
+type KEDASpec struct {
+	// prometheusAddress is the URL of the Prometheus server that scrapes the runtime Pods (with
+	// their namespace and pod labels), e.g. http://prometheus-operated.monitoring.svc:9090.
+	// +required
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/]+')",message="spec.autoscaling.keda.prometheusAddress must be an http:// or https:// URL"
+	PrometheusAddress string `json:"prometheusAddress"`
 }
 
 // Remasking is the rule that picks which masked positions a denoising step commits.

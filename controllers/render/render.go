@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
@@ -72,8 +73,12 @@ type Objects struct {
 	ConfigMap  *corev1ac.ConfigMapApplyConfiguration
 	Deployment *appsv1ac.DeploymentApplyConfiguration
 	Service    *corev1ac.ServiceApplyConfiguration
-	// Autoscaler is nil when spec.autoscaling is unset; a stale one must then be deleted.
+	// Autoscaler is nil when spec.autoscaling is unset or uses KEDA; a stale one must then be
+	// deleted.
 	Autoscaler *autoscalingv2ac.HorizontalPodAutoscalerApplyConfiguration
+	// ScaledObject is the KEDA ScaledObject of spec.autoscaling.keda, nil otherwise (a stale one
+	// must then be deleted). It is unstructured: KEDA's types are not a dependency.
+	ScaledObject *unstructured.Unstructured
 }
 
 // ErrNoRuntimeImage is returned by All when neither spec.runtime.image nor
@@ -114,10 +119,11 @@ func All(svc *v1alpha1.DLLMService, opts Options) (*Objects, error) {
 		return nil, err
 	}
 	return &Objects{
-		ConfigMap:  configMap(svc, data),
-		Deployment: deployment(svc, image, loc, hash),
-		Service:    service(svc),
-		Autoscaler: autoscaler(svc),
+		ConfigMap:    configMap(svc, data),
+		Deployment:   deployment(svc, image, loc, hash),
+		Service:      service(svc),
+		Autoscaler:   autoscaler(svc),
+		ScaledObject: scaledObject(svc),
 	}, nil
 }
 

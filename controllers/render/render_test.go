@@ -110,6 +110,9 @@ var goldenCases = []struct {
 				Bounds: v1alpha1.AutotuneBounds{ResponseRefreshInterval: &v1alpha1.IntervalRange{Min: 2, Max: 20}},
 			},
 		}))},
+	{name: "cpu-file-keda-saturation", svc: dllmService("tiny",
+		withAutoscaling(v1alpha1.AutoscalingSpec{MaxReplicas: 5, Target: 70,
+			KEDA: &v1alpha1.KEDASpec{PrometheusAddress: "http://prometheus-operated.monitoring.svc:9090"}}))},
 	{name: "dream-oci-cache-off-saturation", svc: dllmService("dream",
 		withSource("oci://registry.example/models/dream-v0-7b:v1"),
 		withGPU(v1alpha1.GPUTypeA100_80G, 1),
@@ -131,6 +134,9 @@ func TestAllGolden(t *testing.T) {
 			children := []any{objs.ConfigMap, objs.Deployment, objs.Service}
 			if objs.Autoscaler != nil {
 				children = append(children, objs.Autoscaler)
+			}
+			if objs.ScaledObject != nil {
+				children = append(children, objs.ScaledObject.Object)
 			}
 			var docs [][]byte
 			for _, obj := range children {

@@ -32,6 +32,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -40,6 +41,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
@@ -546,6 +548,77 @@ func TestAutoscalingOwnsReplicas(t *testing.T) {
 			return fmt.Errorf("Deployment replicas %d", r)
 		}
 		return nil
+	})
+}
+
+// TestKEDAScaledObject scales through KEDA when spec.autoscaling.keda is set: without KEDA in
+// the cluster the service is Degraded with a message naming the field; once KEDA's CRD exists
+// the ScaledObject is applied (and no HPA); dropping keda deletes it for an HPA.
+func TestKEDAScaledObject(t *testing.T) {
+	ns := newNamespace(t)
+	svc := dllmService(ns, func(s *v1alpha1.DLLMService) {
+		s.Spec.Autoscaling = &v1alpha1.AutoscalingSpec{MaxReplicas: 4,
+			KEDA: &v1alpha1.KEDASpec{PrometheusAddress: "http://prometheus.monitoring.svc:9090"}}
+	})
+	create(t, svc)
+	// The spec is not in effect, so observedGeneration stays behind: read the condition alone.
+	eventually(t, "Degraded for the missing KEDA", func(ctx context.Context) error {
+		s := &v1alpha1.DLLMService{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(svc), s); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionDegraded)
+		if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "spec.autoscaling.keda: KEDA is not installed") {
+			return fmt.Errorf("Degraded = %+v", c)
+		}
+		return nil
+	})
+
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "scaledobjects.keda.sh"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "keda.sh", Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "scaledobjects", Singular: "scaledobject", Kind: "ScaledObject", ListKind: "ScaledObjectList"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1alpha1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: new(true)}}}},
+		},
+	}
+	if err := envtest.CreateCRDs(restConfig, []*apiextensionsv1.CustomResourceDefinition{crd}); err != nil {
+		t.Fatal(err)
+	}
+	if err := envtest.WaitForCRDs(restConfig, []*apiextensionsv1.CustomResourceDefinition{crd}, envtest.CRDInstallOptions{MaxTime: 30 * time.Second, PollInterval: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	// A spec change makes the controller try again now that the kind exists.
+	patchSpec(t, svc, func(s *v1alpha1.DLLMService) { s.Spec.Autoscaling.MaxReplicas = 5 })
+	so := &unstructured.Unstructured{}
+	so.SetGroupVersionKind(render.ScaledObjectGVK)
+	so.SetNamespace(ns)
+	so.SetName(svc.Name)
+	eventually(t, "the ScaledObject", func(ctx context.Context) error {
+		if err := get(ctx, so); err != nil {
+			return err
+		}
+		if max, _, _ := unstructured.NestedInt64(so.Object, "spec", "maxReplicaCount"); max != 5 {
+			return fmt.Errorf("maxReplicaCount %d", max)
+		}
+		return nil
+	})
+	if err := isControlledBy(so, svc); err != nil {
+		t.Error(err)
+	}
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svc.Name}}
+	if err := get(t.Context(), hpa); !apierrors.IsNotFound(err) {
+		t.Errorf("an HPA exists beside the ScaledObject (get: %v)", err)
+	}
+
+	patchSpec(t, svc, func(s *v1alpha1.DLLMService) { s.Spec.Autoscaling.KEDA = nil })
+	eventually(t, "the ScaledObject deleted and an HPA in its place", func(ctx context.Context) error {
+		if err := get(ctx, so); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("ScaledObject still exists (get: %w)", err)
+		}
+		return get(ctx, hpa)
 	})
 }
 

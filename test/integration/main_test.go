@@ -34,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -52,6 +53,8 @@ var (
 	scheme = runtime.NewScheme()
 	// k8s talks to the API server directly (no cache), as a user would.
 	k8s client.Client
+	// restConfig reaches the API server as an administrator (to install CRDs of other projects).
+	restConfig *rest.Config
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -86,6 +89,7 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "start envtest from %s: %v\n", assets, err)
 		return 1
 	}
+	restConfig = cfg
 	defer func() {
 		if err := env.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)

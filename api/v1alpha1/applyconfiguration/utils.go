@@ -62,6 +62,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.GPUSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("IntervalRange"):
 		return &apiv1alpha1.IntervalRangeApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("KEDASpec"):
+		return &apiv1alpha1.KEDASpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ModelSpec"):
 		return &apiv1alpha1.ModelSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PercentRange"):

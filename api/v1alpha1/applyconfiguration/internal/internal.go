@@ -44,6 +44,9 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: dev.dllm.dllm-operator.api.v1alpha1.AutoscalingSpec
   map:
     fields:
+    - name: keda
+      type:
+        namedType: dev.dllm.dllm-operator.api.v1alpha1.KEDASpec
     - name: maxReplicas
       type:
         scalar: numeric
@@ -324,6 +327,12 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: min
       type:
         scalar: numeric
+- name: dev.dllm.dllm-operator.api.v1alpha1.KEDASpec
+  map:
+    fields:
+    - name: prometheusAddress
+      type:
+        scalar: string
 - name: dev.dllm.dllm-operator.api.v1alpha1.ModelFamily
   scalar: string
 - name: dev.dllm.dllm-operator.api.v1alpha1.ModelSpec

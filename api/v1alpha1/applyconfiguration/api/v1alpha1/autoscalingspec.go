@@ -37,6 +37,10 @@ type AutoscalingSpecApplyConfiguration struct {
 	// percent (default 80); for QueueDepth a number of requests (default 4); for PendingSteps a
 	// number of denoising steps (default 2048).
 	Target *int32 `json:"target,omitempty"`
+	// keda, when set, scales with a KEDA ScaledObject instead of a HorizontalPodAutoscaler: KEDA
+	// asks Prometheus for the metric itself, so no metrics adapter is needed (KEDA must be
+	// installed).
+	KEDA *KEDASpecApplyConfiguration `json:"keda,omitempty"`
 }
 
 // AutoscalingSpecApplyConfiguration constructs a declarative configuration of the AutoscalingSpec type for use with
@@ -74,5 +78,13 @@ func (b *AutoscalingSpecApplyConfiguration) WithMetric(value apiv1alpha1.Autosca
 // If called multiple times, the Target field is set to the value of the last call.
 func (b *AutoscalingSpecApplyConfiguration) WithTarget(value int32) *AutoscalingSpecApplyConfiguration {
 	b.Target = &value
+	return b
+}
+
+// WithKEDA sets the KEDA field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the KEDA field is set to the value of the last call.
+func (b *AutoscalingSpecApplyConfiguration) WithKEDA(value *KEDASpecApplyConfiguration) *AutoscalingSpecApplyConfiguration {
+	b.KEDA = value
 	return b
 }

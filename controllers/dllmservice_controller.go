@@ -181,6 +181,12 @@ type child interface {
 // HorizontalPodAutoscaler when autoscaling was turned off.
 func (r *DLLMServiceReconciler) applyChildren(ctx context.Context, svc *v1alpha1.DLLMService, objs *render.Objects) error {
 	log := logf.FromContext(ctx)
+	// Read before the apply below replaces it: did KEDA scale the Deployment until now?
+	scaledByKEDA := false
+	prev := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: svc.Name}, prev); err == nil {
+		scaledByKEDA = prev.Annotations[render.AnnotationScaledBy] == render.ScaledByKEDA
+	}
 	children := []child{objs.ConfigMap, objs.Service, objs.Deployment}
 	if objs.Autoscaler != nil {
 		children = append(children, objs.Autoscaler)
@@ -190,7 +196,7 @@ func (r *DLLMServiceReconciler) applyChildren(ctx context.Context, svc *v1alpha1
 			return fmt.Errorf("apply %s %s: %w", ptr.Deref(obj.GetKind(), ""), ptr.Deref(obj.GetName(), ""), err)
 		}
 	}
-	if err := r.applyScaledObject(ctx, svc, objs.ScaledObject); err != nil {
+	if err := r.applyScaledObject(ctx, svc, objs.ScaledObject, scaledByKEDA); err != nil {
 		return err
 	}
 	if objs.Autoscaler == nil {
@@ -211,9 +217,9 @@ func (r *DLLMServiceReconciler) applyChildren(ctx context.Context, svc *v1alpha1
 }
 
 // applyScaledObject applies the KEDA ScaledObject of spec.autoscaling.keda, or deletes the one
-// the service had when it no longer asks for KEDA. Without KEDA in the cluster there is nothing
-// to delete, and asking for it is an error that names the field.
-func (r *DLLMServiceReconciler) applyScaledObject(ctx context.Context, svc *v1alpha1.DLLMService, so *unstructured.Unstructured) error {
+// the service had (wasKEDA: its Deployment says so) when it no longer asks for KEDA. Asking for
+// KEDA where it is not installed is an error that names the field.
+func (r *DLLMServiceReconciler) applyScaledObject(ctx context.Context, svc *v1alpha1.DLLMService, so *unstructured.Unstructured, wasKEDA bool) error {
 	if so != nil {
 		err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(so), client.FieldOwner(FieldOwner), client.ForceOwnership)
 		if meta.IsNoMatchError(err) {
@@ -222,6 +228,9 @@ func (r *DLLMServiceReconciler) applyScaledObject(ctx context.Context, svc *v1al
 		if err != nil {
 			return fmt.Errorf("apply ScaledObject %s: %w", so.GetName(), err)
 		}
+		return nil
+	}
+	if !wasKEDA {
 		return nil
 	}
 	stale := &unstructured.Unstructured{}

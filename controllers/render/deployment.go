@@ -61,7 +61,11 @@ func deployment(svc *v1alpha1.DLLMService, image string, loc location, configHas
 	if svc.Spec.Autoscaling == nil {
 		spec.WithReplicas(DesiredReplicas(svc))
 	}
-	return objectMeta(appsv1ac.Deployment(svc.Name, svc.Namespace), svc).WithSpec(spec)
+	dep := objectMeta(appsv1ac.Deployment(svc.Name, svc.Namespace), svc).WithSpec(spec)
+	if a := svc.Spec.Autoscaling; a != nil && a.KEDA != nil {
+		dep.WithAnnotations(map[string]string{AnnotationScaledBy: ScaledByKEDA})
+	}
+	return dep
 }
 
 // DesiredReplicas is the replica count svc asks for without autoscaling.

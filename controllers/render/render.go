@@ -49,6 +49,14 @@ const (
 	// cache section: changing the model, server or sampler settings rolls the Pods, while cache
 	// settings reach running Pods without a restart.
 	AnnotationConfigHash = "serving.dllm.dev/config-hash"
+
+	// AnnotationScaledBy on the Deployment says a KEDA ScaledObject scales it ("KEDA"). When the
+	// spec drops KEDA, the Deployment still carries it from the last apply: that is when the
+	// controller looks for a ScaledObject to delete, so clusters without KEDA never pay for the
+	// lookup (a miss of an unknown API group costs a full discovery).
+	AnnotationScaledBy = "serving.dllm.dev/scaled-by"
+	// ScaledByKEDA is the value of AnnotationScaledBy.
+	ScaledByKEDA = "KEDA"
 )
 
 // Options are what render needs besides the DLLMService.

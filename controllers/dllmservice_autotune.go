@@ -352,10 +352,10 @@ func ensureAdminSecret(ctx context.Context, c client.Client, svc *v1alpha1.DLLMS
 
 // push sends settings to each endpoint's admin API, so running Pods take them at once (the
 // ConfigMap reaches them too, but only after the kubelet syncs it).
-func (t *Tuner) push(ctx context.Context, token string, settings v1alpha1.CacheSettings, shadowPercent int32, eps []observe.Endpoint) error {
+func (t *Tuner) push(ctx context.Context, token string, settings v1alpha1.CacheSettings, eps []observe.Endpoint) error {
+	// The shadow share is not a live setting: the runtime takes it from its configuration.
 	body, err := json.Marshal(contract.CacheConfig{Enabled: true, PromptRefreshInterval: int(settings.PromptRefreshInterval),
-		ResponseRefreshInterval: int(settings.ResponseRefreshInterval), TransferPercent: int(*settings.TransferPercent),
-		ShadowPercent: int(shadowPercent)})
+		ResponseRefreshInterval: int(settings.ResponseRefreshInterval), TransferPercent: int(*settings.TransferPercent)})
 	if err != nil {
 		return err
 	}

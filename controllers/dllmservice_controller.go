@@ -106,7 +106,7 @@ func (r *DLLMServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}
 	token := r.renderAndApply(ctx, svc, opts, &obs)
-	r.pushTuned(ctx, svc, obs, token)
+	r.pushTuned(ctx, obs, token)
 	if obs.deployment, err = r.observeDeployment(ctx, svc); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -131,14 +131,6 @@ func (r *DLLMServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	return result, obs.applyErr
 }
 
-// shadowPercent is the share of requests svc's runtime checks against the uncached path.
-func shadowPercent(svc *v1alpha1.DLLMService) int32 {
-	if a := svc.Spec.Cache.Autotune; a != nil && a.ShadowPercent > 0 {
-		return a.ShadowPercent
-	}
-	return v1alpha1.DefaultShadowPercent
-}
-
 // renderAndApply renders svc's children with opts and applies them, recording a render or
 // apply error in obs. For a tuned service it first makes sure the admin token Secret exists
 // (the Pods mount it) and returns the token.
@@ -160,12 +152,12 @@ func (r *DLLMServiceReconciler) renderAndApply(ctx context.Context, svc *v1alpha
 
 // pushTuned sends the tuner's settings to the ready Pods that run others, in Apply mode. A
 // failure is logged, not returned: the ConfigMap carries the same settings, only later.
-func (r *DLLMServiceReconciler) pushTuned(ctx context.Context, svc *v1alpha1.DLLMService, obs observation, token string) {
+func (r *DLLMServiceReconciler) pushTuned(ctx context.Context, obs observation, token string) {
 	t := obs.tuned
 	if t == nil || !t.apply || len(t.stale) == 0 || token == "" || obs.renderErr != nil {
 		return
 	}
-	if err := r.Tuner.push(ctx, token, t.active, shadowPercent(svc), t.stale); err != nil {
+	if err := r.Tuner.push(ctx, token, t.active, t.stale); err != nil {
 		logf.FromContext(ctx).Info("Pushing cache settings to runtime Pods failed; the ConfigMap will bring them", "err", err.Error())
 	}
 }

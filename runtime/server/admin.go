@@ -69,7 +69,8 @@ func (s *Server) getCache(w http.ResponseWriter, _ *http.Request) {
 }
 
 // putCache validates new cache settings and applies them to requests admitted from now on;
-// requests already running keep theirs. The generation (and its metric) moves on.
+// requests already running keep theirs. The generation (and its metric) moves on, unless the
+// settings are the ones in force.
 func (s *Server) putCache(w http.ResponseWriter, r *http.Request) {
 	var in contract.CacheConfig
 	body := http.MaxBytesReader(w, r.Body, 1<<16)
@@ -93,6 +94,11 @@ func (s *Server) putCache(w http.ResponseWriter, r *http.Request) {
 func (s *Server) SetCacheSettings(set *featcache.Settings, source string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The same settings again (an operator's push and then its ConfigMap, say) are no change:
+	// a new generation would cut every observation window that spans it.
+	if (set == nil && s.cache == nil) || (set != nil && s.cache != nil && *set == *s.cache) {
+		return s.generation
+	}
 	s.cache = set
 	if s.o.Metrics != nil {
 		s.generation = s.o.Metrics.SetCacheSettings(set)

@@ -381,6 +381,11 @@ func TestAdminCache(t *testing.T) {
 	if code != 200 || st["generation"] != 2.0 || st["promptRefreshInterval"] != 5.0 {
 		t.Fatalf("PUT: %d %v", code, st)
 	}
+	// The same settings again are no change: the generation stays, so observation windows
+	// spanning the call still count.
+	if code, st := call(http.MethodPut, "s3cret", `{"enabled":true,"promptRefreshInterval":5,"responseRefreshInterval":3,"transferPercent":25}`); code != 200 || st["generation"] != 2.0 {
+		t.Errorf("PUT of the settings in force: %d %v, want generation 2 again", code, st)
+	}
 	if _, err := f.client.Completions.New(context.Background(), openai.CompletionNewParams{Model: modelName,
 		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("after the change")}}); err != nil {
 		t.Fatal(err)

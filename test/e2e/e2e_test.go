@@ -226,12 +226,12 @@ func TestAutotuneOnRealRuntimePods(t *testing.T) {
 		return true
 	}
 	waitFor("every Pod running the active settings", time.Minute, runsActive)
-	// The Pods found the admin token the operator created, so settings also reach them
+	// The Pods found the admin token the operator created, and the settings reached them
 	// through the admin API, not only through the ConfigMap.
 	for _, ep := range readyEndpoints(ctx, t, k8s, "tiny") {
 		logs, err := cs.CoreV1().Pods("default").GetLogs(ep.Pod, &corev1.PodLogOptions{Container: "runtime"}).DoRaw(ctx)
-		if err != nil || !strings.Contains(string(logs), "admin endpoints enabled") {
-			t.Errorf("Pod %s: admin endpoints not enabled (%v):\n%s", ep.Pod, err, logs)
+		if err != nil || !strings.Contains(string(logs), "admin endpoints enabled") || !strings.Contains(string(logs), `"source":"admin API"`) {
+			t.Errorf("Pod %s: no settings pushed through the admin API (%v):\n%s", ep.Pod, err, logs)
 		}
 	}
 

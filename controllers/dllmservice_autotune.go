@@ -244,11 +244,14 @@ func (t *Tuner) observe(ctx context.Context, c client.Client, svc *v1alpha1.DLLM
 	}
 	wg.Wait()
 	active := tu.state.Active()
-	for _, ep := range endpoints {
-		if s, ok := samples[ep.Pod]; ok && (s.Settings != active || !s.Enabled) {
-			res.stale = append(res.stale, ep)
+	// After this window's decision, the Pods that run other settings than the tuner's.
+	defer func() {
+		for _, ep := range endpoints {
+			if s, ok := samples[ep.Pod]; ok && (s.Settings != tu.state.Active() || !s.Enabled) {
+				res.stale = append(res.stale, ep)
+			}
 		}
-	}
+	}()
 	windows, skipped := tu.tracker.Observe(now, samples)
 	for _, err := range skipped {
 		log.V(1).Info("Left a runtime Pod out of the window", "reason", err.Error())

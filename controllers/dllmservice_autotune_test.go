@@ -136,7 +136,7 @@ func TestTunerStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if frozen.status.Phase != v1alpha1.AutotunePhaseFrozen || len(frozen.decisions) != 0 || !settingsEqual(frozen.active, res.active) {
+			if frozen.status.Phase != v1alpha1.AutotunePhaseFrozen || len(frozen.decisions) != 0 || settingsOf(frozen.active) != settingsOf(res.active) {
 				t.Errorf("frozen: phase %s, %d decisions, active %+v (was %+v)", frozen.status.Phase, len(frozen.decisions), frozen.active, res.active)
 			}
 		})

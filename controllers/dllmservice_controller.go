@@ -172,7 +172,6 @@ type child interface {
 // applyChildren applies every rendered child with server-side apply, and deletes the
 // HorizontalPodAutoscaler when autoscaling was turned off.
 func (r *DLLMServiceReconciler) applyChildren(ctx context.Context, svc *v1alpha1.DLLMService, objs *render.Objects) error {
-	log := logf.FromContext(ctx)
 	// Read before the apply below replaces it: did KEDA scale the Deployment until now?
 	scaledByKEDA := false
 	prev := &appsv1.Deployment{}
@@ -192,19 +191,27 @@ func (r *DLLMServiceReconciler) applyChildren(ctx context.Context, svc *v1alpha1
 		return err
 	}
 	if objs.Autoscaler == nil {
-		hpa := &autoscalingv2.HorizontalPodAutoscaler{}
-		err := r.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: svc.Name}, hpa)
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return fmt.Errorf("get HorizontalPodAutoscaler: %w", err)
-		case metav1.IsControlledBy(hpa, svc):
-			if err := r.Delete(ctx, hpa, client.Preconditions{UID: &hpa.UID}); client.IgnoreNotFound(err) != nil {
-				return fmt.Errorf("delete HorizontalPodAutoscaler: %w", err)
-			}
-			log.Info("Deleted HorizontalPodAutoscaler after autoscaling was turned off", "name", hpa.Name)
-		}
+		return r.deleteStale(ctx, svc, &autoscalingv2.HorizontalPodAutoscaler{}, "HorizontalPodAutoscaler", "autoscaling is off or uses KEDA")
 	}
+	return nil
+}
+
+// deleteStale deletes svc's child of obj's kind, named after svc, if svc controls it: a child
+// the spec no longer asks for. A kind the cluster does not serve has no such child.
+func (r *DLLMServiceReconciler) deleteStale(ctx context.Context, svc *v1alpha1.DLLMService, obj client.Object, kind, why string) error {
+	err := r.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: svc.Name}, obj)
+	switch {
+	case meta.IsNoMatchError(err), apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("get %s: %w", kind, err)
+	case !metav1.IsControlledBy(obj, svc):
+		return nil
+	}
+	if err := r.Delete(ctx, obj, client.Preconditions{UID: new(obj.GetUID())}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete %s: %w", kind, err)
+	}
+	logf.FromContext(ctx).Info("Deleted a child the spec no longer asks for", "kind", kind, "name", obj.GetName(), "why", why)
 	return nil
 }
 
@@ -227,20 +234,7 @@ func (r *DLLMServiceReconciler) applyScaledObject(ctx context.Context, svc *v1al
 	}
 	stale := &unstructured.Unstructured{}
 	stale.SetGroupVersionKind(render.ScaledObjectGVK)
-	err := r.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: svc.Name}, stale)
-	switch {
-	case meta.IsNoMatchError(err), apierrors.IsNotFound(err):
-		return nil
-	case err != nil:
-		return fmt.Errorf("get ScaledObject: %w", err)
-	case !metav1.IsControlledBy(stale, svc):
-		return nil
-	}
-	if err := r.Delete(ctx, stale, client.Preconditions{UID: new(stale.GetUID())}); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("delete ScaledObject: %w", err)
-	}
-	logf.FromContext(ctx).Info("Deleted KEDA ScaledObject after spec.autoscaling.keda was removed", "name", stale.GetName())
-	return nil
+	return r.deleteStale(ctx, svc, stale, render.ScaledObjectGVK.Kind, "spec.autoscaling.keda was removed")
 }
 
 // observeDeployment returns the runtime Deployment controlled by svc, or nil when there is none.

@@ -25,9 +25,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
 	acv1alpha1 "dllm.dev/dllm-operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
+	"dllm.dev/dllm-operator/controllers/autotune"
 	"dllm.dev/dllm-operator/controllers/render"
 )
 
@@ -93,7 +95,7 @@ func computeStatus(svc *v1alpha1.DLLMService, obs observation, now metav1.Time) 
 func tunerConditions(a v1alpha1.AutotuneStatus) []metav1.Condition {
 	best := "none yet"
 	if a.Best != nil {
-		best = fmt.Sprintf("K_p=%d K_r=%d rho=%d%%", a.Best.PromptRefreshInterval, a.Best.ResponseRefreshInterval, ptrDeref(a.Best.TransferPercent))
+		best = fmt.Sprintf("K_p=%d K_r=%d rho=%d%%", a.Best.PromptRefreshInterval, a.Best.ResponseRefreshInterval, ptr.Deref(a.Best.TransferPercent, 0))
 	}
 	var tuned metav1.Condition
 	switch a.Phase {
@@ -108,23 +110,11 @@ func tunerConditions(a v1alpha1.AutotuneStatus) []metav1.Condition {
 	}
 	degraded := condition(v1alpha1.ConditionQualityDegraded, no, "AboveFloor", "The settings in force hold the quality floor, or are being measured.")
 	if n := len(a.LastDecisions); n > 0 {
-		if d := a.LastDecisions[n-1]; d.Action == "Revert" && settingsEqual(d.From, d.To) {
+		if d := a.LastDecisions[n-1]; d.Action == string(autotune.ActionRevert) && settingsOf(d.From) == settingsOf(d.To) {
 			degraded = condition(v1alpha1.ConditionQualityDegraded, yes, "BelowFloor", "%s", d.Reason)
 		}
 	}
 	return []metav1.Condition{tuned, degraded}
-}
-
-func settingsEqual(a, b v1alpha1.CacheSettings) bool {
-	return a.PromptRefreshInterval == b.PromptRefreshInterval && a.ResponseRefreshInterval == b.ResponseRefreshInterval &&
-		ptrDeref(a.TransferPercent) == ptrDeref(b.TransferPercent)
-}
-
-func ptrDeref(p *int32) int32 {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 func condition(typ string, status metav1.ConditionStatus, reason, format string, args ...any) metav1.Condition {
@@ -356,7 +346,7 @@ func settingsApplyConfiguration(s v1alpha1.CacheSettings) *acv1alpha1.CacheSetti
 	ac := acv1alpha1.CacheSettings().WithMode(s.Mode)
 	if s.Mode != v1alpha1.CacheModeOff {
 		ac.WithPromptRefreshInterval(s.PromptRefreshInterval).WithResponseRefreshInterval(s.ResponseRefreshInterval).
-			WithTransferPercent(ptrDeref(s.TransferPercent))
+			WithTransferPercent(ptr.Deref(s.TransferPercent, 0))
 	}
 	return ac
 }

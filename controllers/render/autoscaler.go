@@ -99,7 +99,7 @@ func scaledObject(svc *v1alpha1.DLLMService) *unstructured.Unstructured {
 		},
 	}}
 	u.SetGroupVersionKind(ScaledObjectGVK)
-	u.SetLabels(objectLabels(svc))
+	u.SetLabels(Labels(svc))
 	u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "DLLMService",
 		Name: svc.Name, UID: svc.UID, Controller: new(true), BlockOwnerDeletion: new(true)}})
 	return u

@@ -53,7 +53,7 @@ func deployment(svc *v1alpha1.DLLMService, image string, loc location, configHas
 		WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(svc))).
 		WithProgressDeadlineSeconds(progressDeadlineSeconds).
 		WithTemplate(corev1ac.PodTemplateSpec().
-			WithLabels(objectLabels(svc)).
+			WithLabels(Labels(svc)).
 			WithAnnotations(map[string]string{AnnotationConfigHash: configHash}).
 			WithSpec(podSpec(svc, image, loc)))
 	// With autoscaling the HorizontalPodAutoscaler owns the replica count; applying one here

@@ -167,10 +167,7 @@ func Endpoint(svc *v1alpha1.DLLMService) string {
 }
 
 // Labels are the labels of every object the operator makes for svc, rendered or not.
-func Labels(svc *v1alpha1.DLLMService) map[string]string { return objectLabels(svc) }
-
-// objectLabels are the labels of every object rendered for svc.
-func objectLabels(svc *v1alpha1.DLLMService) map[string]string {
+func Labels(svc *v1alpha1.DLLMService) map[string]string {
 	l := SelectorLabels(svc)
 	l[LabelComponent] = "runtime"
 	l[LabelManagedBy] = ManagedBy
@@ -195,5 +192,5 @@ func objectMeta[T interface {
 	WithLabels(map[string]string) T
 	WithOwnerReferences(...*metav1ac.OwnerReferenceApplyConfiguration) T
 }](obj T, svc *v1alpha1.DLLMService) T {
-	return obj.WithLabels(objectLabels(svc)).WithOwnerReferences(ownerReference(svc))
+	return obj.WithLabels(Labels(svc)).WithOwnerReferences(ownerReference(svc))
 }

@@ -17,7 +17,7 @@ limitations under the License.
 // Package tensor owns the device-neutral view of the runtime's numerics: the [Tensor] handle, the
 // [Backend] interface that executes the operations a LLaDA or Dream forward pass needs, and the
 // sentinel errors every backend returns. The interface belongs to its consumer (runtime/model);
-// backends (runtime/backend/cpu, later a GPU backend) implement it and prove it with
+// backends (runtime/backend/cpu, runtime/backend/cuda) implement it and prove it with
 // tensortest.Run.
 //
 // # Imports

@@ -1,0 +1,30 @@
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// all.cu: the single translation unit gen.sh compiles, so that one PTX module
+// (kernels_sm80.ptx, kernels_sm90.ptx) holds every kernel of the backend. Each kernel file
+// also compiles on its own; common.cuh has an include guard.
+
+#include "add.cu"
+#include "attention.cu"
+#include "convert.cu"
+#include "cosine.cu"
+#include "gather.cu"
+#include "rmsnorm.cu"
+#include "rope.cu"
+#include "scatter.cu"
+#include "silumul.cu"
+#include "softmax.cu"

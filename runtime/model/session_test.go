@@ -23,8 +23,11 @@ import (
 	"slices"
 	"testing"
 
+	"dllm.dev/dllm-operator/runtime/backend/backendtest"
 	"dllm.dev/dllm-operator/runtime/featcache"
 	"dllm.dev/dllm-operator/runtime/model"
+	"dllm.dev/dllm-operator/runtime/model/families"
+	"dllm.dev/dllm-operator/runtime/tensor"
 	"dllm.dev/dllm-operator/runtime/testmodel"
 )
 
@@ -56,39 +59,46 @@ func canvases(n, seqLen, promptLen int, seed uint64) [][][]int {
 // equal the exact path bit for bit, padding and Dream's shift included.
 func TestSessionExactSettingsEqualExactPath(t *testing.T) {
 	for _, family := range []string{testmodel.FamilyLLaDA, testmodel.FamilyDream} {
-		t.Run(family, func(t *testing.T) {
-			m := load(t, testmodel.Options{Family: family, Seed: 21, Layers: 3})
-			const seqLen, promptLen = 20, 8
-			pad := []int{0, 3}
-			s, err := m.NewSession(2, seqLen, promptLen, pad, featcache.Exact)
-			if err != nil {
-				t.Fatal(err)
+		for _, b := range backendtest.Backends(t) {
+			t.Run(family+"/"+b.Name(), func(t *testing.T) { testExactSettingsEqualExactPath(t, b, family) })
+		}
+	}
+}
+
+func testExactSettingsEqualExactPath(t *testing.T, b tensor.Backend, family string) {
+	m, err := families.Load(b, open(t, testmodel.Options{Family: family, Seed: 21, Layers: 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const seqLen, promptLen = 20, 8
+	pad := []int{0, 3}
+	s, err := m.NewSession(2, seqLen, promptLen, pad, featcache.Exact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i, c := range canvases(5, seqLen, promptLen, 1) {
+		want, err := m.Logits(ctx, c, pad, promptLen, seqLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Logits(ctx, c, pad, promptLen, seqLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range want {
+			if !slices.Equal(got[r], want[r]) {
+				t.Fatalf("forward %d row %d: cached logits differ from the exact path (max %g)", i+1, r, maxDiff(got[r], want[r]))
 			}
-			defer s.Close()
-			ctx := context.Background()
-			for i, c := range canvases(5, seqLen, promptLen, 1) {
-				want, err := m.Logits(ctx, c, pad, promptLen, seqLen)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := s.Logits(ctx, c, pad, promptLen, seqLen)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for r := range want {
-					if !slices.Equal(got[r], want[r]) {
-						t.Fatalf("forward %d row %d: cached logits differ from the exact path (max %g)", i+1, r, maxDiff(got[r], want[r]))
-					}
-				}
-			}
-			st := s.Stats()
-			if st.Forwards != 5 || st.FLOPs != st.ExactFLOPs || st.ReusedRows != 0 {
-				t.Errorf("stats %+v: want 5 forwards, FLOPs == ExactFLOPs, nothing reused", st)
-			}
-			if st.ReferenceFLOPs <= st.ExactFLOPs {
-				t.Errorf("reference FLOPs %d should exceed ours %d (logits at every position)", st.ReferenceFLOPs, st.ExactFLOPs)
-			}
-		})
+		}
+	}
+	st := s.Stats()
+	if st.Forwards != 5 || st.FLOPs != st.ExactFLOPs || st.ReusedRows != 0 {
+		t.Errorf("stats %+v: want 5 forwards, FLOPs == ExactFLOPs, nothing reused", st)
+	}
+	if st.ReferenceFLOPs <= st.ExactFLOPs {
+		t.Errorf("reference FLOPs %d should exceed ours %d (logits at every position)", st.ReferenceFLOPs, st.ExactFLOPs)
 	}
 }
 

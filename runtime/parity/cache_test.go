@@ -75,7 +75,7 @@ func TestCachedGenerateParity(t *testing.T) {
 			var f cacheFixture
 			readFixture(t, family+"-cache.json", &f)
 			ck := rebuild(t, f.Checkpoint, family+"-cache.json")
-			for _, b := range backends() {
+			for _, b := range backends(t) {
 				m, err := families.Load(b, ck)
 				if err != nil {
 					t.Fatal(err)

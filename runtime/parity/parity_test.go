@@ -28,7 +28,7 @@ import (
 	"slices"
 	"testing"
 
-	"dllm.dev/dllm-operator/runtime/backend/cpu"
+	"dllm.dev/dllm-operator/runtime/backend/backendtest"
 	"dllm.dev/dllm-operator/runtime/model"
 	"dllm.dev/dllm-operator/runtime/model/families"
 	"dllm.dev/dllm-operator/runtime/sampler"
@@ -128,14 +128,15 @@ func setup(t *testing.T, family string) (*fixture, *weights.Checkpoint) {
 	return &f, rebuild(t, f.Checkpoint, family+".json")
 }
 
-// backends are every CPU implementation the parity tests run on.
-func backends() []tensor.Backend { return []tensor.Backend{cpu.NewReference(), cpu.New()} }
+// backends are every backend the parity tests run on: both CPU implementations, and the GPU
+// in a binary built with -tags cuda.
+func backends(t *testing.T) []tensor.Backend { return backendtest.Backends(t) }
 
 func TestForwardParity(t *testing.T) {
 	for _, family := range []string{"llada", "dream"} {
 		t.Run(family, func(t *testing.T) {
 			f, ck := setup(t, family)
-			for _, b := range backends() {
+			for _, b := range backends(t) {
 				m, err := families.Load(b, ck)
 				if err != nil {
 					t.Fatal(err)
@@ -216,7 +217,7 @@ func TestGenerateParity(t *testing.T) {
 	for _, family := range []string{"llada", "dream"} {
 		t.Run(family, func(t *testing.T) {
 			f, ck := setup(t, family)
-			for _, b := range backends() {
+			for _, b := range backends(t) {
 				m, err := families.Load(b, ck)
 				if err != nil {
 					t.Fatal(err)

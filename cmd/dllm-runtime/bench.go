@@ -43,6 +43,7 @@ type benchFlags struct {
 	promptLen, genLength        int
 	blockLength, steps, repeats int
 	threads                     int
+	dev                         backendFlags
 	seed                        uint64
 	asJSON                      bool
 	set                         featcache.Settings
@@ -52,6 +53,7 @@ type benchFlags struct {
 // benchResult is what bench --json prints.
 type benchResult struct {
 	Family          string    `json:"family"`
+	Backend         string    `json:"backend"`
 	PromptLen       int       `json:"prompt_len"`
 	GenLength       int       `json:"gen_length"`
 	BlockLength     int       `json:"block_length"`
@@ -85,6 +87,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.steps, "steps", 256, "Denoising steps.")
 	fs.IntVar(&f.repeats, "repeats", 3, "Number of exact/cached pairs to time.")
 	fs.IntVar(&f.threads, "threads", 0, "CPU threads; 0 means every core.")
+	f.dev.register(fs)
 	fs.Uint64Var(&f.seed, "seed", 1, "Seed of the prompt's ids.")
 	fs.BoolVar(&f.asJSON, "json", false, "Print one JSON object instead of a table.")
 	fs.IntVar(&f.set.PromptInterval, "cache-prompt-interval", 50, "dLLM-Cache K_p.")
@@ -134,8 +137,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	say(stdout, "%s prompt %d, gen %d, block %d, steps %d, K_p %d, K_r %d, rho %g, %d repeats after an untimed warm-up pass of each path\n",
-		res.Family, res.PromptLen, res.GenLength, res.BlockLength, res.Steps,
+	say(stdout, "%s on %s: prompt %d, gen %d, block %d, steps %d, K_p %d, K_r %d, rho %g, %d repeats after an untimed warm-up pass of each path\n",
+		res.Family, res.Backend, res.PromptLen, res.GenLength, res.BlockLength, res.Steps,
 		res.Cache.PromptInterval, res.Cache.ResponseInterval, res.Cache.TransferRatio, res.Repeats)
 	say(stdout, "FLOPs: exact %.4g, cached %.4g: reduction %.2fx (%.2fx against the reference's full logits)\n",
 		float64(res.ExactFLOPs), float64(res.CachedFLOPs), res.FLOPsReduction, res.ReferenceReduct)
@@ -152,7 +155,12 @@ func bench(ctx context.Context, f *benchFlags, stderr io.Writer) (*benchResult, 
 		return nil, err
 	}
 	defer func() { _ = ck.Close() }()
-	m, err := families.Load(newBackend(f.threads), ck)
+	be, closeBackend, err := openBackend(f.dev.backend, f.dev.precision, f.threads)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBackend()
+	m, err := families.Load(be, ck)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +175,7 @@ func bench(ctx context.Context, f *benchFlags, stderr io.Writer) (*benchResult, 
 	if cfg.Family == weights.FamilyDream {
 		g.blockLength = 0
 	}
-	res := &benchResult{Family: string(cfg.Family), PromptLen: f.promptLen, GenLength: f.genLength,
+	res := &benchResult{Family: string(cfg.Family), Backend: be.Name(), PromptLen: f.promptLen, GenLength: f.genLength,
 		BlockLength: f.blockLength, Steps: f.steps, Repeats: f.repeats,
 		Cache: cacheJSON{PromptInterval: f.set.PromptInterval, ResponseInterval: f.set.ResponseInterval,
 			TransferRatio: f.set.TransferRatio, RefreshAtBlocks: f.set.RefreshAtBlocks}}

@@ -44,6 +44,7 @@ import (
 type evalFlags struct {
 	model, suite, taskNames string
 	items, batch, threads   int
+	dev                     backendFlags
 	seed                    uint64
 	stepsPerToken           int
 	blockLength             int
@@ -87,6 +88,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&f.seed, "seed", 1, "Seed of the held-out items.")
 	fs.IntVar(&f.batch, "batch", 8, "Requests denoised together.")
 	fs.IntVar(&f.threads, "threads", 0, "CPU threads; 0 means every core.")
+	f.dev.register(fs)
 	fs.IntVar(&f.stepsPerToken, "steps-per-token", 1, "Denoising steps per response token.")
 	fs.IntVar(&f.blockLength, "block-length", 0, "LLaDA block length; 0 decodes each task's response as one block.")
 	fs.StringVar(&f.remasking, "remasking", "low_confidence", "LLaDA remasking: low_confidence, random, topk_margin or entropy.")
@@ -183,7 +185,12 @@ func eval(ctx context.Context, f *evalFlags) (*evalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := families.Load(newBackend(f.threads), ck)
+	be, closeBackend, err := openBackend(f.dev.backend, f.dev.precision, f.threads)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBackend()
+	m, err := families.Load(be, ck)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,6 @@ import (
 	"strings"
 	"time"
 
-	"dllm.dev/dllm-operator/runtime/backend/cpu"
 	"dllm.dev/dllm-operator/runtime/featcache"
 	"dllm.dev/dllm-operator/runtime/model"
 	"dllm.dev/dllm-operator/runtime/model/families"
@@ -50,6 +49,7 @@ type generateFlags struct {
 	topK, cfgInterval             int
 	seed                          uint64
 	threads                       int
+	dev                           backendFlags
 	cache                         bool
 	cacheSet                      featcache.Settings
 }
@@ -76,6 +76,7 @@ func (g *generateFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&g.threshold, "threshold", 0, "Confidence-aware parallel decoding threshold in (0, 1]; 0 is off.")
 	fs.Uint64Var(&g.seed, "seed", 0, "Seed of the sampler's random numbers.")
 	fs.IntVar(&g.threads, "threads", 0, "CPU threads; 0 means every core.")
+	g.dev.register(fs)
 	fs.BoolVar(&g.cache, "cache", false, "Use dLLM-Cache (the --cache-* flags); without it every step runs the exact forward pass.")
 	fs.IntVar(&g.cacheSet.PromptInterval, "cache-prompt-interval", 100, "dLLM-Cache K_p: recompute the prompt's features every K_p forward passes.")
 	fs.IntVar(&g.cacheSet.ResponseInterval, "cache-response-interval", 7, "dLLM-Cache K_r: recompute the response's features every K_r forward passes.")
@@ -207,7 +208,12 @@ func generate(ctx context.Context, g *generateFlags, stderr io.Writer) (*generat
 	if err != nil {
 		return nil, err
 	}
-	m, err := families.Load(newBackend(g.threads), ck)
+	be, closeBackend, err := openBackend(g.dev.backend, g.dev.precision, g.threads)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBackend()
+	m, err := families.Load(be, ck)
 	if err != nil {
 		return nil, err
 	}
@@ -367,11 +373,6 @@ func joinInts(ids []int) string {
 		s[i] = strconv.Itoa(id)
 	}
 	return strings.Join(s, ",")
-}
-
-// newBackend returns the CPU backend with the given number of threads (0: every core).
-func newBackend(threads int) *cpu.Backend {
-	return cpu.New(cpu.WithThreads(threads))
 }
 
 // endOfTurnID is the id of the family's chat end-of-turn token in tok, or −1 when tok is nil or

@@ -107,8 +107,11 @@ func readConfig(path string) (*contract.Config, error) {
 // accepting connections and waits up to the grace period for in-flight requests. listening,
 // if set, receives the listener's address.
 func serve(ctx context.Context, cfg *contract.Config, f *serveFlags, log *slog.Logger, listening chan<- string) error {
-	if cfg.Model.Backend != contract.BackendCPU {
-		return fmt.Errorf("model.backend %s: this binary has the %s backend only", cfg.Model.Backend, contract.BackendCPU)
+	// A backend this binary cannot run fails before the pod reports live.
+	if kind, _, err := configBackend(cfg.Model); err != nil {
+		return err
+	} else if kind == backendCUDA && !cudaBuilt {
+		return fmt.Errorf("model.backend %s: %w", cfg.Model.Backend, errNoCUDA)
 	}
 	addr := net.JoinHostPort(os.Getenv(contract.ListenHostEnv), strconv.Itoa(cfg.Server.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -229,23 +232,38 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 		_ = ck.Close()
 		return nil, nil, nil, fmt.Errorf("model.family is %s but the checkpoint in %s is %s", cfg.Model.Family, cfg.Model.Dir, ck.Config.Family)
 	}
-	stopProgress := logProgress(log, ck, start, progressInterval)
-	m, err := families.Load(newBackend(f.threads), ck)
-	stopProgress()
+	kind, precision, err := configBackend(cfg.Model)
 	if err != nil {
 		_ = ck.Close()
+		return nil, nil, nil, err
+	}
+	be, closeBackend, err := openBackend(kind, precision, f.threads)
+	if err != nil {
+		_ = ck.Close()
+		return nil, nil, nil, fmt.Errorf("model.backend %s: %w", cfg.Model.Backend, err)
+	}
+	log.Info("backend", "name", be.Name())
+	cleanup := func() {
+		_ = ck.Close()
+		closeBackend()
+	}
+	stopProgress := logProgress(log, ck, start, progressInterval)
+	m, err := families.Load(be, ck)
+	stopProgress()
+	if err != nil {
+		cleanup()
 		return nil, nil, nil, err
 	}
 	secs := time.Since(start).Seconds()
 	log.Info("model loaded", "bytes", size, "seconds", secs, "bytes_per_second", float64(size)/max(secs, 1e-9))
 	tok, err := tokenizer.Load(cfg.Model.Dir)
 	if err != nil {
-		_ = ck.Close()
+		cleanup()
 		return nil, nil, nil, err
 	}
 	start = time.Now()
 	if _, err := m.Logits(context.Background(), [][]int{{0, 1, 2, 3, 4, 5, 6, ck.Config.MaskTokenID}}, nil, 7, 8); err != nil {
-		_ = ck.Close()
+		cleanup()
 		return nil, nil, nil, fmt.Errorf("warm-up forward pass: %w", err)
 	}
 	log.Info("warmed up", "seconds", time.Since(start).Seconds())
@@ -256,7 +274,7 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 	eng, err = engine.New(m, ck.Config, engine.Options{MaxBatchSize: cfg.Server.MaxBatchSize,
 		MaxQueue: cfg.Server.MaxQueue, Workers: 1, EoTID: eot, Observer: metrics})
 	if err != nil {
-		_ = ck.Close()
+		cleanup()
 		return nil, nil, nil, err
 	}
 	adminToken := f.adminToken
@@ -270,10 +288,10 @@ func load(cfg *contract.Config, f *serveFlags, log *slog.Logger) (*server.Server
 		EoTID: eot, Defaults: defaults, MaxContext: maxContext(ck.Config), Logger: log, Metrics: metrics,
 		AdminTokenFile: adminToken, ShadowPercent: cfg.Cache.ShadowPercent})
 	if err != nil {
-		_ = ck.Close()
+		cleanup()
 		return nil, nil, nil, err
 	}
-	return srv, eng, func() { _ = ck.Close() }, nil
+	return srv, eng, cleanup, nil
 }
 
 // progressInterval is how often a long load logs its progress.

@@ -7,6 +7,9 @@ GOLANGCI_LINT ?= $(GO) tool -modfile=hack/tools/go.mod golangci-lint
 # Short fuzzing per target for `make fuzz`; raise it when hunting.
 FUZZTIME ?= 20s
 IMG ?= dllm-operator:latest
+# IMG_RUNTIME_CUDA is the CUDA runtime image docker-build-runtime-cuda builds.
+IMG_RUNTIME_CUDA ?= dllm-runtime:cuda
+CONTAINER_TOOL ?= docker
 
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
@@ -65,6 +68,10 @@ test: test-unit test-fuzz test-integration ## Run every test: unit, brief fuzzin
 .PHONY: test-unit
 test-unit: ## Run the unit tests with the race detector.
 	$(GO) test -race -count=1 ./...
+
+.PHONY: check-cuda
+check-cuda: ## Compile the CUDA backend and its tests (-tags cuda), lint it, check its PTX is current; needs the CUDA headers, no GPU.
+	GO=$(GO) hack/check-cuda.sh
 
 .PHONY: test-integration
 test-integration: ## Run the envtest suites and the local cluster's tests against the control plane built by hack/envtest-assets.sh.
@@ -138,6 +145,10 @@ demo: ## Start a local control plane, install the CRD, run the manager, apply th
 	hack/demo.sh
 
 ##@ Deployment
+
+.PHONY: docker-build-runtime-cuda
+docker-build-runtime-cuda: ## Build the CUDA runtime image IMG_RUNTIME_CUDA (Dockerfile.runtime-cuda; needs a container engine).
+	$(CONTAINER_TOOL) build -f Dockerfile.runtime-cuda -t $(IMG_RUNTIME_CUDA) .
 
 .PHONY: install
 install: manifests ## Install the CRD into the cluster in your kubeconfig.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh is `make demo`: it starts the local cluster (etcd, kube-apiserver,
 # kube-controller-manager and kube-scheduler built from the Go module proxy, and a process node
-# that runs pods as local processes), installs the DLLMService CRD, runs the manager, applies a
+# that runs pods as local processes), installs the operator with its Helm chart
+# (charts/dllm-operator, Helm built from the Go module proxy), runs the manager, applies a
 # DLLMService serving the shipped tiny trained model (models/tiny-tasks), waits until its runtime
 # pod is Ready, asks the model questions over the OpenAI API, runs a short load so the cache
 # tuner acts and prints its decisions, shows the API server rejecting a broken manifest, and
@@ -18,8 +19,9 @@ export KUBECONFIG="$PWD/$demo_dir/kubeconfig"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 show() { printf '$ kubectl %s\n' "$*"; "$kubectl" "$@"; }
 
-step "Building the manager, the runtime and the local cluster"
+step "Building the manager, the runtime, Helm and the local cluster"
 go build -o bin/manager ./cmd/manager
+go build -modfile=hack/helm/go.mod -o bin/helm helm.sh/helm/v3/cmd/helm
 go build -o bin/dllm-runtime ./cmd/dllm-runtime
 go build -o bin/devcluster ./hack/devcluster
 
@@ -51,13 +53,23 @@ done
 grep '^Cluster ready' "$demo_dir/cluster.log" || true
 show get nodes -o wide
 
-step "Installing the DLLMService CRD"
-"$kubectl" apply -k config/crd
+step "Installing the operator with its Helm chart (charts/dllm-operator)"
+export HELM_CACHE_HOME="$PWD/$demo_dir/helm" HELM_CONFIG_HOME="$PWD/$demo_dir/helm" HELM_DATA_HOME="$PWD/$demo_dir/helm"
+# The process node gives pods no ServiceAccount token, so the chart's manager Deployment gets no
+# replicas and the manager runs on this machine instead, as the chart's ServiceAccount: with
+# exactly the RBAC the chart installs.
+bin/helm install dllm-operator charts/dllm-operator --namespace dllm-operator-system --create-namespace \
+	--set manager.replicas=0 --set runtime.image=dllm-runtime:latest --wait --timeout 2m
 "$kubectl" wait --for condition=Established --timeout=60s crd/dllmservices.serving.dllm.dev
+bin/helm list --all-namespaces
 
-step "Starting the manager (logs in $demo_dir/manager.log)"
-setsid bin/manager --kubeconfig "$KUBECONFIG" --health-probe-bind-address=127.0.0.1:0 \
-	--metrics-bind-address=0 --autotune-interval=3s >"$demo_dir/manager.log" 2>&1 &
+step "Starting the manager as the chart's ServiceAccount (logs in $demo_dir/manager.log)"
+cp "$KUBECONFIG" "$demo_dir/manager.kubeconfig"
+user=$("$kubectl" --kubeconfig "$demo_dir/manager.kubeconfig" config view -o jsonpath='{.users[0].name}')
+"$kubectl" --kubeconfig "$demo_dir/manager.kubeconfig" config set "users.$user.act-as" \
+	system:serviceaccount:dllm-operator-system:dllm-operator-controller-manager >/dev/null
+setsid bin/manager --kubeconfig "$demo_dir/manager.kubeconfig" --health-probe-bind-address=127.0.0.1:0 \
+	--metrics-bind-address=0 --runtime-image=dllm-runtime:latest --autotune-interval=3s >"$demo_dir/manager.log" 2>&1 &
 pids+=($!)
 
 step "Applying hack/demo-dllmservice.yaml: the tiny trained model in models/tiny-tasks"

@@ -1,0 +1,293 @@
+//go:build integration
+
+/*
+Copyright 2026 The dllm-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
+
+	"dllm.dev/dllm-operator/api/v1alpha1"
+	"dllm.dev/dllm-operator/controllers"
+	"dllm.dev/dllm-operator/controllers/render"
+	"dllm.dev/dllm-operator/runtime/contract"
+	"dllm.dev/dllm-operator/test/cluster"
+	"dllm.dev/dllm-operator/test/processnode"
+)
+
+// The chart's release: the names the kustomize tree (config/default) uses too.
+const (
+	chartRelease   = "dllm-operator"
+	chartNamespace = "dllm-operator-system"
+	chartSA        = "system:serviceaccount:dllm-operator-system:dllm-operator-controller-manager"
+	gitopsManager  = "gitops"
+)
+
+// The manifest a GitOps tool keeps applying: the shipped tiny model, tuned in Apply mode.
+const gitopsManifest = `apiVersion: serving.dllm.dev/v1alpha1
+kind: DLLMService
+metadata:
+  name: tiny-gitops
+  namespace: default
+spec:
+  model:
+    family: LLaDA
+    source: file://MODEL_DIR
+  runtime:
+    backend: CPU
+  generation:
+    steps: 16
+    genLength: 16
+    blockLength: 16
+  cache:
+    mode: Autotune
+    promptRefreshInterval: 1
+    responseRefreshInterval: 1
+    transferPercent: 50
+    autotune:
+      mode: Apply
+      qualityFloorPermille: 900
+      shadowPercent: 50
+`
+
+// TestHelmInstallAndNoDrift installs the operator with the Helm chart (helm built from the Go
+// module proxy) into the local cluster, runs the manager with exactly the chart's RBAC (as the
+// chart's ServiceAccount), and plays a GitOps tool: it server-side applies a DLLMService
+// manifest, lets the controller and the tuner run while the pod serves requests, applies the
+// same manifest again, and finds no drift: no conflict, the generation and spec unchanged, and
+// every field the operator wrote is in status.
+//
+// The chart's manager Deployment is installed with zero replicas: the process node gives pods no
+// ServiceAccount token, so the manager runs in this test process instead, impersonating the
+// ServiceAccount, which exercises the same RBAC.
+func TestHelmInstallAndNoDrift(t *testing.T) {
+	ctrllog.SetLogger(logr.Discard())
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-integration` (hack/envtest-assets.sh cluster)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	t.Cleanup(cancel)
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	runtimeBin, helmBin := filepath.Join(dir, "dllm-runtime"), filepath.Join(dir, "helm")
+	for _, b := range [][]string{
+		{"build", "-o", runtimeBin, "./cmd/dllm-runtime"},
+		{"build", "-modfile=hack/helm/go.mod", "-o", helmBin, "helm.sh/helm/v3/cmd/helm"},
+	} {
+		cmd := exec.Command("go", b...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %v: %v\n%s", b, err, out)
+		}
+	}
+
+	c, err := cluster.Start(ctx, cluster.Options{Assets: assets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stop cluster: %v", err)
+		}
+	})
+	cs := kubernetes.NewForConfigOrDie(c.Config)
+	kubeletTLS, err := c.KubeletTLS("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := processnode.Start(ctx, cs, processnode.Config{Name: "process-node", Root: t.TempDir(),
+		Images: map[string]string{"dllm-runtime": runtimeBin}, AddressEnv: []string{contract.ListenHostEnv}, TLS: kubeletTLS,
+		PodCIDR: "10.88.1.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Stop)
+
+	helm := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, helmBin, append(args, "--kubeconfig", c.Kubeconfig)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(dir, "helm-cache"),
+			"HELM_CONFIG_HOME="+filepath.Join(dir, "helm-config"), "HELM_DATA_HOME="+filepath.Join(dir, "helm-data"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	out := helm("install", chartRelease, "charts/dllm-operator", "--namespace", chartNamespace, "--create-namespace",
+		"--set", "manager.replicas=0", "--set", "runtime.image=dllm-runtime:latest", "--wait", "--timeout", "2m")
+	if !strings.Contains(out, "STATUS: deployed") {
+		t.Fatalf("helm install:\n%s", out)
+	}
+	if status := helm("status", chartRelease, "--namespace", chartNamespace); !strings.Contains(status, "STATUS: deployed") {
+		t.Fatalf("helm status:\n%s", status)
+	}
+
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The manager as the chart's ServiceAccount: every request is authorised by the chart's RBAC.
+	asSA := rest.CopyConfig(c.Config)
+	asSA.Impersonate = rest.ImpersonationConfig{UserName: chartSA}
+	mgr, err := ctrl.NewManager(asSA, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0", Cache: controllers.CacheOptions(),
+		LeaderElection: true, LeaderElectionID: "dllm-operator.serving.dllm.dev", LeaderElectionNamespace: chartNamespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&controllers.DLLMServiceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("dllm-operator"),
+		Render: render.Options{RuntimeImage: "dllm-runtime:latest"}, Tuner: &controllers.Tuner{Interval: 2 * time.Second}}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	t.Cleanup(func() {
+		stopMgr()
+		if err := <-mgrDone; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+
+	admin, err := client.New(c.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := strings.ReplaceAll(gitopsManifest, "MODEL_DIR", filepath.Join(root, "models", "tiny-tasks"))
+	apply := func() *unstructured.Unstructured {
+		t.Helper()
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		// What Argo CD and Flux do: server-side apply under their own field manager, without
+		// forcing conflicts, so a field someone else owns would fail the apply.
+		if err := admin.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(gitopsManager)); err != nil {
+			t.Fatalf("server-side apply: %v", err)
+		}
+		return obj
+	}
+	first := apply()
+	key := types.NamespacedName{Namespace: "default", Name: "tiny-gitops"}
+	get := func() *v1alpha1.DLLMService {
+		t.Helper()
+		s := &v1alpha1.DLLMService{}
+		if err := admin.Get(ctx, key, s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(context.Context) (bool, error) {
+		s := get()
+		return s.Status.ObservedGeneration == s.Generation && meta(s, v1alpha1.ConditionReady) == metav1.ConditionTrue, nil
+	}); err != nil {
+		data, _ := json.MarshalIndent(get().Status, "", "  ")
+		t.Fatalf("the chart's operator did not make the service Ready: %v\n%s", err, data)
+	}
+	before := get()
+
+	// The controller and the tuner run: requests flow, the tuner observes windows and writes
+	// status.
+	load := startLoad(ctx, t, admin, "tiny-gitops")
+	if err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(context.Context) (bool, error) {
+		a := get().Status.Cache.Autotune
+		return a != nil && a.Observed != nil && load.served() > 0, nil
+	}); err != nil {
+		t.Fatalf("the tuner observed no window: %v", err)
+	}
+	load.stop()
+	if n := load.failures(); n > 0 {
+		t.Errorf("%d requests failed: %v", n, load.firstError())
+	}
+
+	second := apply()
+	after := get()
+	if after.Generation != before.Generation {
+		t.Errorf("generation %d after re-applying the same manifest, %d before: the spec drifted", after.Generation, before.Generation)
+	}
+	if !reflect.DeepEqual(after.Spec, before.Spec) {
+		t.Errorf("spec changed:\nbefore %+v\nafter  %+v", before.Spec, after.Spec)
+	}
+	if !reflect.DeepEqual(first.Object["spec"], second.Object["spec"]) {
+		t.Errorf("the server's answer to the same apply differs:\nfirst  %v\nsecond %v", first.Object["spec"], second.Object["spec"])
+	}
+	// Every field of the object another manager wrote is status (the operator's) or metadata the
+	// API server keeps; none is spec.
+	for _, mf := range after.ManagedFields {
+		if mf.Manager == gitopsManager {
+			continue
+		}
+		if mf.Subresource != "status" && mf.FieldsV1 != nil && strings.Contains(mf.FieldsV1.GetRawString(), `"f:spec"`) {
+			t.Errorf("manager %s (%s) owns spec fields: %s", mf.Manager, mf.Operation, mf.FieldsV1.GetRawString())
+		}
+	}
+	// The leader election's events were allowed (the chart's Role grants them).
+	events, err := cs.CoreV1().Events(chartNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	elected := false
+	for _, e := range events.Items {
+		elected = elected || (e.Reason == "LeaderElection" && strings.Contains(e.Message, "became leader"))
+	}
+	if !elected {
+		t.Errorf("no LeaderElection event in %s: the manager could not record it", chartNamespace)
+	}
+	t.Logf("helm release %s, tuner phase %s after %d requests; spec generation %d unchanged",
+		chartRelease, after.Status.Cache.Autotune.Phase, load.served(), after.Generation)
+}
+
+// meta returns the status of condition typ of s.
+func meta(s *v1alpha1.DLLMService, typ string) metav1.ConditionStatus {
+	for _, c := range s.Status.Conditions {
+		if c.Type == typ {
+			return c.Status
+		}
+	}
+	return metav1.ConditionUnknown
+}

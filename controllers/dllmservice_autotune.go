@@ -58,6 +58,8 @@ type Tuner struct {
 	Interval time.Duration
 	// HTTPClient pushes settings to the Pods' admin endpoints (nil: a default with a timeout).
 	HTTPClient *http.Client
+	// Metrics records the tuner's decisions and phases (nil: not recorded).
+	Metrics *Metrics
 
 	mu       sync.Mutex
 	services map[types.NamespacedName]*tuning
@@ -160,6 +162,7 @@ func (t *Tuner) step(ctx context.Context, c client.Client, svc *v1alpha1.DLLMSer
 			tu.status.LastDecisions = a.LastDecisions
 		}
 		t.services[name] = tu
+		t.Metrics.start(name)
 	}
 	res := &tuneResult{apply: apply}
 	frozen := svc.Annotations[v1alpha1.AnnotationAutotuneFreeze] == "true"
@@ -183,6 +186,7 @@ func (t *Tuner) step(ctx context.Context, c client.Client, svc *v1alpha1.DLLMSer
 	case st.Phase != v1alpha1.AutotunePhaseWaiting:
 		st.Phase = v1alpha1.AutotunePhaseExploring
 	}
+	t.Metrics.setPhase(name, st.Phase)
 	best := cacheSettingsOf(tu.state.Best)
 	st.Best = &best
 	if c := tu.state.Candidate; c != nil {
@@ -279,6 +283,7 @@ func (t *Tuner) observe(ctx context.Context, c client.Client, svc *v1alpha1.DLLM
 		tu.state = next
 		if d.Action != autotune.ActionMeasure && d.Action != autotune.ActionHold && d.Action != autotune.ActionIgnore {
 			res.decisions = append(res.decisions, d)
+			t.Metrics.decision(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}, d.Action)
 			tu.status.LastDecisions = appendDecision(tu.status.LastDecisions, d, now)
 		}
 	}
@@ -319,11 +324,12 @@ func observedStatus(o observe.Observation) *v1alpha1.AutotuneObservation {
 	}
 }
 
-// forget drops the tuner of a deleted service.
+// forget drops the tuner and the metric series of a deleted service.
 func (t *Tuner) forget(name types.NamespacedName) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.services, name)
+	t.Metrics.forget(name)
 }
 
 // ensureAdminSecret creates svc's admin token Secret if it does not exist and returns the token.

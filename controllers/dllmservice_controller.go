@@ -104,6 +104,9 @@ func (r *DLLMServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		if obs.tuned.apply {
 			opts.Tuned = &obs.tuned.active
 		}
+	} else if r.Tuner != nil {
+		// Left Autotune mode (or never was in it): no tuner phase to report.
+		r.Tuner.Metrics.forgetPhase(req.NamespacedName)
 	}
 	token := r.renderAndApply(ctx, svc, opts, &obs)
 	r.pushTuned(ctx, obs, token)

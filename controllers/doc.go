@@ -20,4 +20,8 @@ limitations under the License.
 // server-side apply under one field owner, observes the runtime Deployment, and applies a status
 // computed by computeStatus from what it observed. It never writes a DLLMService's spec or
 // metadata, so GitOps tools see no drift.
+//
+// The cache tuner of services in Autotune mode lives here too (dllmservice_autotune.go, over the
+// pure policy of controllers/autotune), and so do the operator's own Prometheus metrics of its
+// decisions and phases (metrics.go), served on the manager's metrics endpoint.
 package controllers

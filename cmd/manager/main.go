@@ -29,6 +29,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -101,7 +102,7 @@ func main() {
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("dllm-operator"),
 		Render:   render.Options{RuntimeImage: runtimeImage},
-		Tuner:    &controllers.Tuner{Interval: tuneInterval},
+		Tuner:    &controllers.Tuner{Interval: tuneInterval, Metrics: controllers.NewMetrics(metrics.Registry)},
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "Failed to set up the controller", "controller", "DLLMService")
 		os.Exit(1)

@@ -7,7 +7,9 @@ GOLANGCI_LINT ?= $(GO) tool -modfile=hack/tools/go.mod golangci-lint
 # Short fuzzing per target for `make fuzz`; raise it when hunting.
 FUZZTIME ?= 20s
 IMG ?= dllm-operator:latest
-# IMG_RUNTIME_CUDA is the CUDA runtime image docker-build-runtime-cuda builds.
+# IMG_RUNTIME and IMG_RUNTIME_CUDA are the runtime images (CPU and CUDA) the docker-build
+# targets build.
+IMG_RUNTIME ?= dllm-runtime:latest
 IMG_RUNTIME_CUDA ?= dllm-runtime:cuda
 CONTAINER_TOOL ?= docker
 
@@ -26,13 +28,15 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRD and RBAC manifests in config/ from the Go markers.
+manifests: ## Generate the CRD and RBAC from the Go markers, copy them into the chart, render config/ from the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	GO=$(GO) hack/render-manifests.sh
 
 .PHONY: generate
-generate: ## Generate deepcopy and apply-configuration code for api/.
+generate: ## Generate deepcopy and apply-configuration code for api/, and the API reference docs/api-reference.md.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" applyconfiguration:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+	$(GO) run ./hack/apidocs > docs/api-reference.md
 
 .PHONY: fmt
 fmt: ## Format the Go code.
@@ -145,6 +149,14 @@ demo: ## Start a local control plane, install the CRD, run the manager, apply th
 	hack/demo.sh
 
 ##@ Deployment
+
+.PHONY: docker-build
+docker-build: ## Build the manager image IMG (Dockerfile; needs a container engine).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-build-runtime
+docker-build-runtime: ## Build the CPU runtime image IMG_RUNTIME (Dockerfile.runtime).
+	$(CONTAINER_TOOL) build -f Dockerfile.runtime -t $(IMG_RUNTIME) .
 
 .PHONY: docker-build-runtime-cuda
 docker-build-runtime-cuda: ## Build the CUDA runtime image IMG_RUNTIME_CUDA (Dockerfile.runtime-cuda; needs a container engine).

@@ -29,27 +29,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
 	"dllm.dev/dllm-operator/controllers"
 	"dllm.dev/dllm-operator/controllers/render"
-	"dllm.dev/dllm-operator/runtime/contract"
-	"dllm.dev/dllm-operator/test/cluster"
-	"dllm.dev/dllm-operator/test/processnode"
 )
 
 // The chart's release: the names the kustomize tree (config/default) uses too.
@@ -98,51 +90,9 @@ spec:
 // ServiceAccount token, so the manager runs in this test process instead, impersonating the
 // ServiceAccount, which exercises the same RBAC.
 func TestHelmInstallAndNoDrift(t *testing.T) {
-	ctrllog.SetLogger(logr.Discard())
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-integration` (hack/envtest-assets.sh cluster)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	t.Cleanup(cancel)
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	runtimeBin, helmBin := filepath.Join(dir, "dllm-runtime"), filepath.Join(dir, "helm")
-	for _, b := range [][]string{
-		{"build", "-o", runtimeBin, "./cmd/dllm-runtime"},
-		{"build", "-modfile=hack/helm/go.mod", "-o", helmBin, "helm.sh/helm/v3/cmd/helm"},
-	} {
-		cmd := exec.Command("go", b...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go %v: %v\n%s", b, err, out)
-		}
-	}
-
-	c, err := cluster.Start(ctx, cluster.Options{Assets: assets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("stop cluster: %v", err)
-		}
-	})
-	cs := kubernetes.NewForConfigOrDie(c.Config)
-	kubeletTLS, err := c.KubeletTLS("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := processnode.Start(ctx, cs, processnode.Config{Name: "process-node", Root: t.TempDir(),
-		Images: map[string]string{"dllm-runtime": runtimeBin}, AddressEnv: []string{contract.ListenHostEnv}, TLS: kubeletTLS,
-		PodCIDR: "10.88.1.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Stop)
+	e := setup(t)
+	ctx, root, dir, c, cs := e.ctx, e.root, e.dir, e.cluster, e.cs
+	helmBin := e.build(t, "helm", "-modfile=hack/helm/go.mod", "helm.sh/helm/v3/cmd/helm")
 
 	helm := func(args ...string) string {
 		t.Helper()
@@ -165,12 +115,7 @@ func TestHelmInstallAndNoDrift(t *testing.T) {
 		t.Fatalf("helm status:\n%s", status)
 	}
 
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			t.Fatal(err)
-		}
-	}
+	scheme := e.scheme
 	// The manager as the chart's ServiceAccount: every request is authorised by the chart's RBAC.
 	asSA := rest.CopyConfig(c.Config)
 	asSA.Impersonate = rest.ImpersonationConfig{UserName: chartSA}

@@ -26,8 +26,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,19 +33,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
@@ -55,8 +48,6 @@ import (
 	"dllm.dev/dllm-operator/controllers/observe"
 	"dllm.dev/dllm-operator/controllers/render"
 	"dllm.dev/dllm-operator/runtime/contract"
-	"dllm.dev/dllm-operator/test/cluster"
-	"dllm.dev/dllm-operator/test/processnode"
 )
 
 // TestAutotuneOnRealRuntimePods runs the operator against two real runtime Pods under load:
@@ -64,51 +55,8 @@ import (
 // mid-tuning comes back with the tuned settings, raising the floor above what the cache holds
 // reverts, no request fails while settings change, and an autoscaled service gets its HPA.
 func TestAutotuneOnRealRuntimePods(t *testing.T) {
-	ctrllog.SetLogger(logr.Discard())
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-integration` (hack/envtest-assets.sh cluster)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	t.Cleanup(cancel)
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "dllm-runtime")
-	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "dllm-runtime")).CombinedOutput(); err != nil {
-		t.Fatalf("build dllm-runtime: %v\n%s", err, out)
-	}
-
-	c, err := cluster.Start(ctx, cluster.Options{Assets: assets, CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("stop cluster: %v", err)
-		}
-	})
-	cs := kubernetes.NewForConfigOrDie(c.Config)
-	kubeletTLS, err := c.KubeletTLS("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := processnode.Start(ctx, cs, processnode.Config{Name: "process-node", Root: t.TempDir(),
-		Images: map[string]string{"dllm-runtime": bin}, AddressEnv: []string{contract.ListenHostEnv}, TLS: kubeletTLS,
-		// Its own range: the cluster package's tests may run at the same time, with theirs.
-		PodCIDR: "10.88.1.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Stop)
-
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := setup(t, filepath.Join("..", "..", "config", "crd", "bases"))
+	ctx, root, c, cs, scheme := e.ctx, e.root, e.cluster, e.cs, e.scheme
 	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0", Cache: controllers.CacheOptions()})
 	if err != nil {

@@ -280,17 +280,7 @@ func (b *Backend) Gather(dst, table *tensor.Tensor, ids []int) error {
 	if err != nil {
 		return fmt.Errorf("cuda: gather: %w", err)
 	}
-	d := table.Dim(1)
-	return b.do(func() error {
-		if len(ids)*d == 0 {
-			return nil
-		}
-		p, err := b.uploadInts(ids)
-		if err != nil {
-			return err
-		}
-		return b.k.launch1D(b.k.gather, len(ids)*d, bufs[0].ptr, bufs[1].ptr, p, len(ids), d)
-	})
+	return b.copyRows(b.k.gather, bufs[0], bufs[1], ids, table.Dim(1))
 }
 
 // Scatter copies rows into dst: dst[ids[r]] = src[r]; ids are distinct.
@@ -315,7 +305,12 @@ func (b *Backend) Scatter(dst, src *tensor.Tensor, ids []int) error {
 	if err != nil {
 		return fmt.Errorf("cuda: scatter: %w", err)
 	}
-	d := dst.Dim(1)
+	return b.copyRows(b.k.scatter, bufs[0], bufs[1], ids, dst.Dim(1))
+}
+
+// copyRows runs Gather's or Scatter's kernel: rows of d elements between dst and src at the
+// indices ids, which it uploads.
+func (b *Backend) copyRows(fn cu.Function, dst, src *buffer, ids []int, d int) error {
 	return b.do(func() error {
 		if len(ids)*d == 0 {
 			return nil
@@ -324,7 +319,7 @@ func (b *Backend) Scatter(dst, src *tensor.Tensor, ids []int) error {
 		if err != nil {
 			return err
 		}
-		return b.k.launch1D(b.k.scatter, len(ids)*d, bufs[0].ptr, bufs[1].ptr, p, len(ids), d)
+		return b.k.launch1D(fn, len(ids)*d, dst.ptr, src.ptr, p, len(ids), d)
 	})
 }
 

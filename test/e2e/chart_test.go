@@ -120,7 +120,7 @@ func TestHelmInstallAndNoDrift(t *testing.T) {
 	asSA := rest.CopyConfig(c.Config)
 	asSA.Impersonate = rest.ImpersonationConfig{UserName: chartSA}
 	mgr, err := ctrl.NewManager(asSA, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Cache: controllers.CacheOptions(),
+		HealthProbeBindAddress: "0", Cache: controllers.CacheOptions(), Controller: uniqueNamesOff,
 		LeaderElection: true, LeaderElectionID: "dllm-operator.serving.dllm.dev", LeaderElectionNamespace: chartNamespace})
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ func TestAutotuneOnRealRuntimePods(t *testing.T) {
 	e := setup(t, filepath.Join("..", "..", "config", "crd", "bases"))
 	ctx, root, c, cs, scheme := e.ctx, e.root, e.cluster, e.cs, e.scheme
 	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Cache: controllers.CacheOptions()})
+		HealthProbeBindAddress: "0", Cache: controllers.CacheOptions(), Controller: uniqueNamesOff})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
@@ -37,6 +38,10 @@ import (
 	"dllm.dev/dllm-operator/test/cluster"
 	"dllm.dev/dllm-operator/test/processnode"
 )
+
+// uniqueNamesOff lets each test of the package start a manager with the DLLMService
+// controller: controller-runtime refuses a second controller of the same name in one process.
+var uniqueNamesOff = config.Controller{SkipNameValidation: new(true)}
 
 // env is what an end-to-end test runs on: the local cluster with a process node that runs the
 // dllm-runtime image as the binary built from this checkout.

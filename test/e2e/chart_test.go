@@ -36,12 +36,9 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
-	"dllm.dev/dllm-operator/controllers"
-	"dllm.dev/dllm-operator/controllers/render"
 )
 
 // The chart's release: the names the kustomize tree (config/default) uses too.
@@ -119,24 +116,8 @@ func TestHelmInstallAndNoDrift(t *testing.T) {
 	// The manager as the chart's ServiceAccount: every request is authorised by the chart's RBAC.
 	asSA := rest.CopyConfig(c.Config)
 	asSA.Impersonate = rest.ImpersonationConfig{UserName: chartSA}
-	mgr, err := ctrl.NewManager(asSA, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Cache: controllers.CacheOptions(), Controller: uniqueNamesOff,
-		LeaderElection: true, LeaderElectionID: "dllm-operator.serving.dllm.dev", LeaderElectionNamespace: chartNamespace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (&controllers.DLLMServiceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("dllm-operator"),
-		Render: render.Options{RuntimeImage: "dllm-runtime:latest"}, Tuner: &controllers.Tuner{Interval: 2 * time.Second}}).SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	mgrCtx, stopMgr := context.WithCancel(ctx)
-	mgrDone := make(chan error, 1)
-	go func() { mgrDone <- mgr.Start(mgrCtx) }()
-	t.Cleanup(func() {
-		stopMgr()
-		if err := <-mgrDone; err != nil {
-			t.Errorf("manager: %v", err)
-		}
+	e.startManager(t, asSA, "dllm-runtime:latest", func(o *ctrl.Options) {
+		o.LeaderElection, o.LeaderElectionID, o.LeaderElectionNamespace = true, "dllm-operator.serving.dllm.dev", chartNamespace
 	})
 
 	admin, err := client.New(c.Config, client.Options{Scheme: scheme})

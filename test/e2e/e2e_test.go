@@ -39,12 +39,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
-	"dllm.dev/dllm-operator/controllers"
 	"dllm.dev/dllm-operator/controllers/observe"
 	"dllm.dev/dllm-operator/controllers/render"
 	"dllm.dev/dllm-operator/runtime/contract"
@@ -57,24 +54,7 @@ import (
 func TestAutotuneOnRealRuntimePods(t *testing.T) {
 	e := setup(t, filepath.Join("..", "..", "config", "crd", "bases"))
 	ctx, root, c, cs, scheme := e.ctx, e.root, e.cluster, e.cs, e.scheme
-	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Cache: controllers.CacheOptions(), Controller: uniqueNamesOff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (&controllers.DLLMServiceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("dllm-operator"),
-		Render: render.Options{RuntimeImage: "dllm-runtime:e2e"}, Tuner: &controllers.Tuner{Interval: 2 * time.Second}}).SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	mgrCtx, stopMgr := context.WithCancel(ctx)
-	mgrDone := make(chan error, 1)
-	go func() { mgrDone <- mgr.Start(mgrCtx) }()
-	t.Cleanup(func() {
-		stopMgr()
-		if err := <-mgrDone; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	e.startManager(t, c.Config, "dllm-runtime:e2e", nil)
 	k8s, err := client.New(c.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)

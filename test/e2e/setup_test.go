@@ -30,10 +30,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"dllm.dev/dllm-operator/api/v1alpha1"
+	"dllm.dev/dllm-operator/controllers"
+	"dllm.dev/dllm-operator/controllers/render"
 	"dllm.dev/dllm-operator/runtime/contract"
 	"dllm.dev/dllm-operator/test/cluster"
 	"dllm.dev/dllm-operator/test/processnode"
@@ -114,4 +119,33 @@ func (e *env) build(t *testing.T, name string, args ...string) string {
 		t.Fatalf("go build %s: %v\n%s", name, err, msg)
 	}
 	return out
+}
+
+// startManager runs a manager with the DLLMService controller (its tuner deciding every 2 s,
+// pods given runtimeImage) on cfg until the test ends; options, if set, adds to the manager's
+// options.
+func (e *env) startManager(t *testing.T, cfg *rest.Config, runtimeImage string, options func(*ctrl.Options)) {
+	t.Helper()
+	opts := ctrl.Options{Scheme: e.scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0", Cache: controllers.CacheOptions(), Controller: uniqueNamesOff}
+	if options != nil {
+		options(&opts)
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&controllers.DLLMServiceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("dllm-operator"),
+		Render: render.Options{RuntimeImage: runtimeImage}, Tuner: &controllers.Tuner{Interval: 2 * time.Second}}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
 }

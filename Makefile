@@ -145,7 +145,7 @@ run: manifests generate ## Run the manager against the cluster in your kubeconfi
 	$(GO) run ./cmd/manager
 
 .PHONY: demo
-demo: ## Start a local control plane, install the CRD, run the manager, apply the samples; Ctrl-C stops.
+demo: ## The main job: the local cluster, the operator installed with its Helm chart, the tiny model served and tuned; Ctrl-C stops.
 	hack/demo.sh
 
 ##@ Deployment

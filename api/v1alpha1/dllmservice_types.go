@@ -27,6 +27,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!(has(self.replicas) && has(self.autoscaling))",message="spec.replicas and spec.autoscaling are mutually exclusive: set one of them"
 // +kubebuilder:validation:XValidation:rule="!has(self.runtime) || !has(self.runtime.backend) || self.runtime.backend != 'CUDA' || has(self.gpu)",message="spec.gpu is required when spec.runtime.backend is CUDA"
 // +kubebuilder:validation:XValidation:rule="!has(self.runtime) || !has(self.runtime.backend) || self.runtime.backend != 'CPU' || !has(self.gpu)",message="spec.gpu must not be set when spec.runtime.backend is CPU"
+// +kubebuilder:validation:XValidation:rule="!has(self.gpu) || !has(self.model.dtype) || self.model.dtype != 'Float16'",message="spec.model.dtype Float16 is not supported on GPUs: the CUDA backend computes in BFloat16 or Float32"
 type DLLMServiceSpec struct {
 	// model names the checkpoint to serve and how to read it.
 	// +required
@@ -83,7 +84,8 @@ type DType string
 const (
 	// DTypeBFloat16 is bfloat16, the format LLaDA and Dream are published in.
 	DTypeBFloat16 DType = "BFloat16"
-	// DTypeFloat16 is IEEE half precision.
+	// DTypeFloat16 is IEEE half precision. The CUDA backend does not compute in it, so a
+	// DLLMService with spec.gpu may not ask for it.
 	DTypeFloat16 DType = "Float16"
 	// DTypeFloat32 is IEEE single precision.
 	DTypeFloat32 DType = "Float32"

@@ -66,6 +66,7 @@ var invalidCases = []validationCase{
 	{name: "backend unknown", spec: validModel + "runtime: {backend: TPU}", wantErr: "spec.runtime.backend: Unsupported value"},
 	{name: "CUDA without gpu", spec: validModel + "runtime: {backend: CUDA}", wantErr: "spec.gpu is required when spec.runtime.backend is CUDA"},
 	{name: "CPU with gpu", spec: validModel + "runtime: {backend: CPU}\ngpu: {type: H100, count: 1}", wantErr: "spec.gpu must not be set when spec.runtime.backend is CPU"},
+	{name: "Float16 on a GPU", spec: "model: {family: LLaDA, source: hf://a/b, dtype: Float16}\ngpu: {type: H100, count: 1}", wantErr: "spec.model.dtype Float16 is not supported on GPUs"},
 	{name: "privileged port", spec: validModel + "runtime: {port: 80}", wantErr: "spec.runtime.port: Invalid value"},
 	{name: "port too large", spec: validModel + "runtime: {port: 70000}", wantErr: "spec.runtime.port: Invalid value"},
 	{name: "batch size zero", spec: validModel + "runtime: {maxBatchSize: 0}", wantErr: "spec.runtime.maxBatchSize: Invalid value"},
@@ -128,6 +129,8 @@ var invalidCases = []validationCase{
 var validCases = []validationCase{
 	{name: "minimal", spec: validModel},
 	{name: "cpu explicit", spec: validModel + "runtime: {backend: CPU, port: 8080, maxBatchSize: 1, maxQueue: 1}"},
+	{name: "Float16 on the CPU", spec: "model: {family: LLaDA, source: hf://a/b, dtype: Float16}"},
+	{name: "Float32 on a GPU", spec: "model: {family: LLaDA, source: hf://a/b, dtype: Float32}\ngpu: {type: H100, count: 1}"},
 	{name: "every source form", spec: "model: {family: Dream, source: 'oci://registry.example:5000/models/dream:v1@sha256:" + strings.Repeat("a", 64) + "'}"},
 	{name: "pvc with path", spec: "model: {family: LLaDA, source: pvc://model-cache/GSAI-ML/LLaDA-8B-Instruct}"},
 	{name: "file", spec: "model: {family: LLaDA, source: file:///opt/models/llada}"},

@@ -143,7 +143,8 @@ type BatchReport struct {
 	// Requests is the batch size; Failed reports a run that ended in an error.
 	Requests int
 	Failed   bool
-	// Cached reports a dLLM-Cache run; Stats counts its passes (all rows together).
+	// Cached reports a dLLM-Cache run. Stats counts the run's passes, all rows together, for
+	// either path: an exact run's FLOPs equal its ExactFLOPs, and it reuses nothing.
 	Cached bool
 	Stats  model.Stats
 }
@@ -407,6 +408,10 @@ func (e *Engine) run(batch []*job) (left int) {
 		e.o.Observer.Batch(BatchReport{Requests: len(batch), Failed: err != nil,
 			Cached: batch[0].req.Params.Cache != nil, Stats: stats})
 	}
+	var cacheStats model.Stats // a request's cache statistics: none on the exact path
+	if batch[0].req.Params.Cache != nil {
+		cacheStats = stats
+	}
 	for b, j := range batch {
 		if err != nil {
 			j.result <- outcome{err: err}
@@ -414,7 +419,7 @@ func (e *Engine) run(batch []*job) (left int) {
 		}
 		j.result <- outcome{res: &Result{
 			Generated: slices.Clone(res.Generated[b]), Steps: res.Steps, Forwards: res.Forwards,
-			BatchSize: len(batch), Cache: stats,
+			BatchSize: len(batch), Cache: cacheStats,
 			QueueWait: j.started.Sub(j.admitted), Duration: time.Since(j.admitted), Probes: probes[b],
 		}}
 	}

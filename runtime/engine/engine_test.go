@@ -441,3 +441,44 @@ func TestTraceProbes(t *testing.T) {
 		}
 	}
 }
+
+// batchRecorder is an Observer that keeps the batch reports.
+type batchRecorder struct {
+	mu      sync.Mutex
+	reports []BatchReport
+}
+
+func (r *batchRecorder) Step(time.Duration, int) {}
+
+func (r *batchRecorder) Batch(b BatchReport) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reports = append(r.reports, b)
+}
+
+// A run on the exact path reports the FLOPs it spent, its exact-path FLOPs and nothing saved or
+// reused, so the FLOPs metrics cover every batch; its requests report no cache statistics.
+func TestExactRunReportsItsFLOPs(t *testing.T) {
+	m, cfg := tiny(t, testmodel.FamilyLLaDA)
+	rec := &batchRecorder{}
+	e := start(t, m, cfg, Options{MaxBatchSize: 1, MaxQueue: 1, Workers: 1, EoTID: -1, Observer: rec}, nil)
+	res, err := e.Generate(context.Background(), Request{Prompt: []int{5, 6, 7}, Params: sampled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Cache != (model.Stats{}) {
+		t.Errorf("an exact request reports cache statistics %+v", res.Cache)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.reports) != 1 {
+		t.Fatalf("%d batch reports, want 1", len(rec.reports))
+	}
+	b := rec.reports[0]
+	st := b.Stats
+	// LLaDA asks each pass for the current block's logits only.
+	want := int64(res.Forwards) * m.Arch().ExactFLOPs(3+sampled.GenLength, sampled.BlockLength)
+	if b.Cached || st.Forwards != res.Forwards || st.FLOPs != want || st.ExactFLOPs != want || st.ReusedRows != 0 {
+		t.Errorf("report %+v: want an uncached run of %d forwards, FLOPs = ExactFLOPs = %d, nothing reused", b, res.Forwards, want)
+	}
+}

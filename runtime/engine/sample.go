@@ -40,7 +40,8 @@ func (e *Engine) sample(ctx context.Context, batch []*job, stepped func()) (*sam
 		prompts[b], seeds[b] = j.req.Prompt, j.req.Params.Seed
 		longest = max(longest, len(j.req.Prompt))
 	}
-	var d sampler.Denoiser = e.m
+	exact := &exactCounter{m: e.m}
+	var d sampler.Denoiser = exact
 	var session *model.Session
 	if p.Cache != nil {
 		pad := make([]int, len(batch))
@@ -91,7 +92,7 @@ func (e *Engine) sample(ctx context.Context, batch []*job, stepped func()) (*sam
 	if err != nil {
 		return nil, model.Stats{}, nil, fmt.Errorf("engine: %w", err)
 	}
-	var stats model.Stats
+	stats := exact.stats
 	if session != nil {
 		stats = session.Stats()
 	}
@@ -130,4 +131,27 @@ func (e *Engine) dreamOptions(p Params, seeds []uint64) sampler.DreamOptions {
 		Temperature: p.Temperature, TopP: p.TopP, TopK: p.TopK, Algorithm: p.Algorithm,
 		AlgTemp: p.AlgTemp, Threshold: p.Threshold, MaskID: e.cfg.MaskTokenID, PadID: e.padID(),
 		Seed: p.Seed, Seeds: seeds}
+}
+
+// exactCounter is the exact path as a denoiser: it passes each forward pass to the model and
+// counts its FLOPs, so a batch run without the cache reports what it spent as a cached one does
+// (nothing saved, FLOPs equal to the exact path's).
+type exactCounter struct {
+	m     *model.Model
+	stats model.Stats
+}
+
+func (c *exactCounter) Vocab() int { return c.m.Vocab() }
+
+func (c *exactCounter) Logits(ctx context.Context, canvas [][]int, pad []int, from, to int) ([][]float32, error) {
+	out, err := c.m.Logits(ctx, canvas, pad, from, to)
+	if err == nil && len(canvas) > 0 {
+		a, rows, seqLen := c.m.Arch(), int64(len(canvas)), len(canvas[0])
+		f := rows * a.ExactFLOPs(seqLen, to-from)
+		c.stats.Forwards++
+		c.stats.FLOPs += f
+		c.stats.ExactFLOPs += f
+		c.stats.ReferenceFLOPs += rows * a.FLOPs(seqLen)
+	}
+	return out, err
 }

@@ -160,11 +160,9 @@ func (m *Metrics) Step(d time.Duration, forwards int) {
 	}
 }
 
-// Batch records a finished run's cache counts.
+// Batch records a finished run's FLOPs and cache counts; a run on the exact path adds its FLOPs
+// to those spent and nothing else.
 func (m *Metrics) Batch(b engine.BatchReport) {
-	if !b.Cached {
-		return
-	}
 	st := b.Stats
 	m.refreshes.WithLabelValues("prompt").Add(float64(st.PromptRefreshes))
 	m.refreshes.WithLabelValues("response").Add(float64(st.ResponseRefreshes))

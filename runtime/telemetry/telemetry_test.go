@@ -30,7 +30,7 @@ import (
 )
 
 // Settings changes bump the generation and leave one active series; batches add their cache
-// counts once, exact-path batches none.
+// counts once, and exact-path batches their FLOPs spent, with nothing saved.
 func TestSettingsAndBatches(t *testing.T) {
 	m := telemetry.New(func() engine.Load { return engine.Load{Queued: 2, InFlight: 1} })
 	if g := m.SetCacheSettings(nil); g != 1 {
@@ -41,7 +41,7 @@ func TestSettingsAndBatches(t *testing.T) {
 	}
 	m.Batch(engine.BatchReport{Requests: 2, Cached: true, Stats: model.Stats{FLOPs: 100, ExactFLOPs: 400,
 		RecomputedRows: 3, ReusedRows: 9, PromptRefreshes: 1, ResponseRefreshes: 2}})
-	m.Batch(engine.BatchReport{Requests: 1, Stats: model.Stats{FLOPs: 5}})
+	m.Batch(engine.BatchReport{Requests: 1, Stats: model.Stats{FLOPs: 5, ExactFLOPs: 5}})
 	want := `
 # HELP dllm_cache_settings_info 1 for the active cache settings and their generation.
 # TYPE dllm_cache_settings_info gauge
@@ -49,12 +49,15 @@ dllm_cache_settings_info{enabled="true",generation="2",prompt_interval="50",resp
 # HELP dllm_flops_saved_total Floating-point operations the feature cache avoided against the exact path.
 # TYPE dllm_flops_saved_total counter
 dllm_flops_saved_total 300
+# HELP dllm_flops_spent_total Floating-point operations executed by forward passes.
+# TYPE dllm_flops_spent_total counter
+dllm_flops_spent_total 105
 # HELP dllm_queue_depth Requests waiting for a batch slot.
 # TYPE dllm_queue_depth gauge
 dllm_queue_depth 2
 `
 	if err := testutil.GatherAndCompare(m.Gatherer(), strings.NewReader(want),
-		"dllm_cache_settings_info", "dllm_flops_saved_total", "dllm_queue_depth"); err != nil {
+		"dllm_cache_settings_info", "dllm_flops_saved_total", "dllm_flops_spent_total", "dllm_queue_depth"); err != nil {
 		t.Error(err)
 	}
 }

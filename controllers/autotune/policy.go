@@ -128,8 +128,12 @@ type Stats struct {
 // follows a drifting workload instead of averaging over all time.
 func (s *Stats) add(w Window, plenty int) {
 	if s.Samples > plenty {
-		s.Requests, s.Samples = s.Requests/2, s.Samples/2
-		s.LatencySum, s.P95Sum, s.AgreedSum, s.SquaresSum = s.LatencySum/2, s.P95Sum/2, s.AgreedSum/2, s.SquaresSum/2
+		// Each sum shrinks with its own count's integer halving, so the means stay exactly what
+		// they were: halving an odd count and its sum alike raised them (an agreement of 1.003).
+		requests, samples := s.Requests/2, s.Samples/2
+		r, a := shrink(requests, s.Requests), shrink(samples, s.Samples)
+		s.LatencySum, s.P95Sum, s.AgreedSum, s.SquaresSum = s.LatencySum*r, s.P95Sum*r, s.AgreedSum*a, s.SquaresSum*a
+		s.Requests, s.Samples = requests, samples
 	}
 	n := float64(w.Requests)
 	s.Requests += w.Requests
@@ -138,6 +142,14 @@ func (s *Stats) add(w Window, plenty int) {
 	s.Samples += w.Samples
 	s.AgreedSum += float64(w.Samples) * w.Agreement
 	s.SquaresSum += float64(w.Samples) * (w.AgreementVar + w.Agreement*w.Agreement)
+}
+
+// shrink is the factor a count of was becomes when it is now: now/was, 0 for an empty count.
+func shrink(now, was int) float64 {
+	if was == 0 {
+		return 0
+	}
+	return float64(now) / float64(was)
 }
 
 // Latency is the mean request latency.

@@ -248,3 +248,22 @@ func TestBounds(t *testing.T) {
 		t.Errorf("one sample bounds [%v, %v], want [0, 1]", lo, hi)
 	}
 }
+
+// Fading old windows keeps every mean as it was, odd counts included: agreement never exceeds
+// 1 when every sample agreed, and the mean latency stays the windows' latency.
+func TestStatsFadeKeepsMeans(t *testing.T) {
+	var s Stats
+	for i := range 50 {
+		s.add(Window{Requests: 7 + i%3, MeanLatency: 20 * time.Millisecond, P95Latency: 30 * time.Millisecond,
+			Samples: 3 + i%4, Agreement: 1}, 40)
+		if a := s.Agreement(); a != 1 {
+			t.Fatalf("after window %d (%d samples): agreement %v, want exactly 1", i, s.Samples, a)
+		}
+		if l := s.Latency(); l < 20*time.Millisecond-time.Microsecond || l > 20*time.Millisecond+time.Microsecond {
+			t.Fatalf("after window %d (%d requests): mean latency %v, want 20ms", i, s.Requests, l)
+		}
+	}
+	if s.Samples > 2*40 {
+		t.Errorf("%d samples kept, want the history halved past 40", s.Samples)
+	}
+}

@@ -632,16 +632,18 @@ type AutotuneObservation struct {
 	// +optional
 	Requests int32 `json:"requests,omitempty"`
 
-	// meanLatency and p95Latency are the requests' latency.
+	// meanLatency is the requests' mean latency.
 	// +optional
 	MeanLatency *metav1.Duration `json:"meanLatency,omitempty"`
+	// p95Latency is the requests' 95th-percentile latency, from the runtime's histogram.
 	// +optional
 	P95Latency *metav1.Duration `json:"p95Latency,omitempty"`
 
-	// shadowSamples is how many requests were also computed without the cache, and
-	// agreementPermille their mean agreement with the cached output, in thousandths.
+	// shadowSamples is how many requests were also computed without the cache.
 	// +optional
 	ShadowSamples int32 `json:"shadowSamples,omitempty"`
+	// agreementPermille is those requests' mean share of response tokens equal to the cached
+	// output's, in thousandths.
 	// +optional
 	AgreementPermille int32 `json:"agreementPermille,omitempty"`
 
@@ -665,9 +667,10 @@ type AutotuneDecision struct {
 	// +kubebuilder:validation:MaxLength=32
 	Action string `json:"action"`
 
-	// from and to are the settings before and after the decision.
+	// from is the settings before the decision.
 	// +optional
 	From CacheSettings `json:"from,omitzero"`
+	// to is the settings after the decision.
 	// +optional
 	To CacheSettings `json:"to,omitzero"`
 
@@ -738,5 +741,6 @@ type DLLMServiceList struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional
 	metav1.ListMeta `json:"metadata,omitzero"`
-	Items           []DLLMService `json:"items"`
+	// items are the DLLMServices of the list.
+	Items []DLLMService `json:"items"`
 }

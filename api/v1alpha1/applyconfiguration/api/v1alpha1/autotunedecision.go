@@ -31,9 +31,10 @@ type AutotuneDecisionApplyConfiguration struct {
 	Time *v1.Time `json:"time,omitempty"`
 	// action is Explore, Accept, Reject, Revert, Converge or Reexplore.
 	Action *string `json:"action,omitempty"`
-	// from and to are the settings before and after the decision.
+	// from is the settings before the decision.
 	From *CacheSettingsApplyConfiguration `json:"from,omitempty"`
-	To   *CacheSettingsApplyConfiguration `json:"to,omitempty"`
+	// to is the settings after the decision.
+	To *CacheSettingsApplyConfiguration `json:"to,omitempty"`
 	// reason explains the decision.
 	Reason *string `json:"reason,omitempty"`
 }

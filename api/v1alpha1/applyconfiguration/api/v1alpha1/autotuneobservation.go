@@ -33,12 +33,14 @@ type AutotuneObservationApplyConfiguration struct {
 	Pods *int32 `json:"pods,omitempty"`
 	// requests is how many requests finished in the window.
 	Requests *int32 `json:"requests,omitempty"`
-	// meanLatency and p95Latency are the requests' latency.
+	// meanLatency is the requests' mean latency.
 	MeanLatency *v1.Duration `json:"meanLatency,omitempty"`
-	P95Latency  *v1.Duration `json:"p95Latency,omitempty"`
-	// shadowSamples is how many requests were also computed without the cache, and
-	// agreementPermille their mean agreement with the cached output, in thousandths.
-	ShadowSamples     *int32 `json:"shadowSamples,omitempty"`
+	// p95Latency is the requests' 95th-percentile latency, from the runtime's histogram.
+	P95Latency *v1.Duration `json:"p95Latency,omitempty"`
+	// shadowSamples is how many requests were also computed without the cache.
+	ShadowSamples *int32 `json:"shadowSamples,omitempty"`
+	// agreementPermille is those requests' mean share of response tokens equal to the cached
+	// output's, in thousandths.
 	AgreementPermille *int32 `json:"agreementPermille,omitempty"`
 	// tokensPerSecond is the response tokens generated per second, over all Pods.
 	TokensPerSecond *int32 `json:"tokensPerSecond,omitempty"`

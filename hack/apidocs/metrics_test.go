@@ -17,16 +17,14 @@ limitations under the License.
 package main
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"dllm.dev/dllm-operator/test/metricdefs"
 )
 
 // TestMetricsPageListsEveryRuntimeMetric fails when docs/metrics.md, which is written by hand,
@@ -57,31 +55,13 @@ func TestMetricsPageListsEveryRuntimeMetric(t *testing.T) {
 // contractMetrics are the values of the Metric* string constants in file.
 func contractMetrics(t *testing.T, file string) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	defs, err := metricdefs.Read(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, decl := range f.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, id := range vs.Names {
-				if !strings.HasPrefix(id.Name, "Metric") || i >= len(vs.Values) {
-					continue
-				}
-				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					v, err := strconv.Unquote(lit.Value)
-					if err != nil {
-						t.Fatal(err)
-					}
-					names = append(names, v)
-				}
-			}
-		}
+	names := make([]string, len(defs))
+	for i, d := range defs {
+		names[i] = d.Name
 	}
 	return names
 }

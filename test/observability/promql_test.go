@@ -18,13 +18,11 @@ package observability
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
+
+	"dllm.dev/dllm-operator/test/metricdefs"
 )
 
 // kubeStateMetrics are the kube-state-metrics series the dashboard and the alerts use.
@@ -44,41 +42,21 @@ func knownMetrics(t *testing.T, files ...string) map[string]bool {
 		known[name] = true
 	}
 	for _, file := range files {
-		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
+		defs, err := metricdefs.Read(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
-		for _, decl := range f.Decls {
-			gen, ok := decl.(*ast.GenDecl)
-			if !ok || gen.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gen.Specs {
-				vs := spec.(*ast.ValueSpec)
-				if len(vs.Names) != 1 || len(vs.Values) != 1 || !strings.HasPrefix(vs.Names[0].Name, "Metric") {
-					continue
-				}
-				lit, ok := vs.Values[0].(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					t.Fatalf("%s: %s is not a string literal", file, vs.Names[0].Name)
-				}
-				name, err := strconv.Unquote(lit.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if strings.Contains(vs.Doc.Text(), "is a histogram") {
-					for _, s := range []string{"_bucket", "_sum", "_count"} {
-						known[name+s] = true
-					}
-				} else {
-					known[name] = true
-				}
-				n++
-			}
-		}
-		if n == 0 {
+		if len(defs) == 0 {
 			t.Fatalf("%s declares no Metric* constants", file)
+		}
+		for _, d := range defs {
+			if strings.Contains(d.Doc, "is a histogram") {
+				for _, s := range []string{"_bucket", "_sum", "_count"} {
+					known[d.Name+s] = true
+				}
+			} else {
+				known[d.Name] = true
+			}
 		}
 	}
 	return known

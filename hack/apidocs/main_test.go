@@ -21,9 +21,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // repoRoot is the repository root, seen from this package's directory (where go test runs).
@@ -41,28 +42,9 @@ func TestAPIReferenceIsCurrent(t *testing.T) {
 		t.Fatalf("%v: run go run ./hack/apidocs > docs/api-reference.md", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("docs/api-reference.md is stale: run go run ./hack/apidocs > docs/api-reference.md\n%s", firstDifference(want, got))
+		t.Errorf("docs/api-reference.md is stale: run go run ./hack/apidocs > docs/api-reference.md (-committed +generated):\n%s",
+			cmp.Diff(string(want), string(got)))
 	}
-}
-
-// firstDifference describes the first line where the committed page and the generated one
-// differ.
-func firstDifference(committed, generated []byte) string {
-	c := strings.Split(string(committed), "\n")
-	g := strings.Split(string(generated), "\n")
-	for i := range max(len(c), len(g)) {
-		var cl, gl string
-		if i < len(c) {
-			cl = c[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if cl != gl {
-			return "first difference at line " + strconv.Itoa(i+1) + ":\n  committed: " + cl + "\n  generated: " + gl
-		}
-	}
-	return "the pages differ only in their line endings"
 }
 
 // TestGenerateSmallAPI runs the generator on testdata/api, which has what the real API lacks:

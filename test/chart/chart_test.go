@@ -19,7 +19,6 @@ package chart
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +26,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -135,28 +135,11 @@ func TestTemplateGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != string(want) {
-				t.Errorf("helm template differs from %s (run go test ./test/chart/ -update after checking the change):\n%s", path, firstDiff(string(want), got))
+				t.Errorf("helm template differs from %s (run go test ./test/chart/ -update after checking the change; -want +got):\n%s",
+					path, cmp.Diff(string(want), got))
 			}
 		})
 	}
-}
-
-// firstDiff describes the first line where two texts differ.
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n want %s\n got  %s", i+1, wl, gl)
-		}
-	}
-	return ""
 }
 
 // Values the schema refuses are refused with the path of the offending value.
@@ -198,11 +181,12 @@ func TestChartAndKustomizeAgree(t *testing.T) {
 			t.Errorf("%s differs from %s: run make manifests", dst, src)
 		}
 	}
-	install := string(read("config/default/install.yaml"))
+	// install.yaml is the rendered chart after hack/render-manifests.sh's two header lines.
+	_, install, _ := strings.Cut(string(read("config/default/install.yaml")), "then run make manifests.\n")
 	rendered := template(t, "--set", "manager.image.tag=latest")
-	if !strings.HasSuffix(install, rendered) {
-		t.Errorf("config/default/install.yaml is not the chart rendered with its default values: run make manifests\n%s",
-			firstDiff(install[strings.Index(install, "---"):], rendered[strings.Index(rendered, "---"):]))
+	if install != rendered {
+		t.Errorf("config/default/install.yaml is not the chart rendered with its default values: run make manifests (-install.yaml +rendered):\n%s",
+			cmp.Diff(install, rendered))
 	}
 
 	var markers rbacv1.ClusterRole

@@ -19,7 +19,6 @@ package cpu
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"dllm.dev/dllm-operator/runtime/tensor"
 )
@@ -40,7 +39,7 @@ func checkAttention(dst, q, k, v *tensor.Tensor, keyMask []bool) (attentionArgs,
 	if err != nil {
 		return attentionArgs{}, fmt.Errorf("cpu: attention: %w", err)
 	}
-	if err := checkAttentionShapes(dst, q, k, v, keyMask); err != nil {
+	if err := tensor.CheckAttention(dst, q, k, v, keyMask); err != nil {
 		return attentionArgs{}, fmt.Errorf("cpu: attention: %w", err)
 	}
 	if err := noAlias(d, qs, ks, vs); err != nil {
@@ -50,23 +49,6 @@ func checkAttention(dst, q, k, v *tensor.Tensor, keyMask []bool) (attentionArgs,
 		d: d, q: qs, k: ks, v: vs,
 		lq: q.Dim(0), heads: q.Dim(1), dh: q.Dim(2), lk: k.Dim(0), kvHeads: k.Dim(1),
 	}, nil
-}
-
-// checkAttentionShapes validates Attention's shapes and key mask.
-func checkAttentionShapes(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
-	if q.Rank() != 3 || k.Rank() != 3 || !slices.Equal(dst.Shape(), q.Shape()) || !slices.Equal(k.Shape(), v.Shape()) {
-		return fmt.Errorf("dst %v, q %v, k %v, v %v: %w", dst, q, k, v, tensor.ErrShape)
-	}
-	if q.Dim(2) != k.Dim(2) || q.Dim(2) == 0 || k.Dim(1) == 0 || q.Dim(1)%k.Dim(1) != 0 {
-		return fmt.Errorf("q %v, k %v: want equal nonzero Dh and Hkv dividing H: %w", q, k, tensor.ErrShape)
-	}
-	if keyMask != nil && len(keyMask) != k.Dim(0) {
-		return fmt.Errorf("key mask has %d entries for %d keys: %w", len(keyMask), k.Dim(0), tensor.ErrShape)
-	}
-	if q.Dim(0) > 0 && (k.Dim(0) == 0 || (keyMask != nil && !slices.Contains(keyMask, true))) {
-		return fmt.Errorf("no visible key: %w", tensor.ErrArgument)
-	}
-	return nil
 }
 
 // Attention computes bidirectional scaled dot-product attention with grouped key/value heads:

@@ -166,7 +166,7 @@ func (b *Backend) RoPE(x *tensor.Tensor, positions []int, theta float64) error {
 func (b *Backend) Attention(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
 	bufs, err := f32s(operand{dstName, dst}, operand{"q", q}, operand{"k", k}, operand{"v", v})
 	if err == nil {
-		err = checkAttentionShapes(dst, q, k, v, keyMask)
+		err = tensor.CheckAttention(dst, q, k, v, keyMask)
 	}
 	if err == nil {
 		err = noAlias(bufs[0], bufs[1], bufs[2], bufs[3])
@@ -201,32 +201,6 @@ func (b *Backend) Attention(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
 		return launch(b.k.attention, (pairs+warps-1)/warps, 32*warps, 0,
 			bufs[0].ptr, bufs[1].ptr, bufs[2].ptr, bufs[3].ptr, mask, lq, lk, heads, kvHeads, dh, 1/math.Sqrt(float64(dh)))
 	})
-}
-
-// checkAttentionShapes validates Attention's shapes and key mask, as the CPU backend does.
-func checkAttentionShapes(dst, q, k, v *tensor.Tensor, keyMask []bool) error {
-	if q.Rank() != 3 || k.Rank() != 3 || fmt.Sprint(dst.Shape()) != fmt.Sprint(q.Shape()) || fmt.Sprint(k.Shape()) != fmt.Sprint(v.Shape()) {
-		return fmt.Errorf("dst %v, q %v, k %v, v %v: %w", dst, q, k, v, tensor.ErrShape)
-	}
-	if q.Dim(2) != k.Dim(2) || q.Dim(2) == 0 || k.Dim(1) == 0 || q.Dim(1)%k.Dim(1) != 0 {
-		return fmt.Errorf("q %v, k %v: want equal nonzero Dh and Hkv dividing H: %w", q, k, tensor.ErrShape)
-	}
-	if keyMask != nil && len(keyMask) != k.Dim(0) {
-		return fmt.Errorf("key mask has %d entries for %d keys: %w", len(keyMask), k.Dim(0), tensor.ErrShape)
-	}
-	if q.Dim(0) > 0 && k.Dim(0) == 0 {
-		return fmt.Errorf("no visible key: %w", tensor.ErrArgument)
-	}
-	if q.Dim(0) > 0 && keyMask != nil {
-		visible := false
-		for _, m := range keyMask {
-			visible = visible || m
-		}
-		if !visible {
-			return fmt.Errorf("no visible key: %w", tensor.ErrArgument)
-		}
-	}
-	return nil
 }
 
 // SiLUMul computes dst = silu(gate)·up elementwise (dst may be gate or up).

@@ -23,7 +23,8 @@ masked out of the keys and RoPE positions count from the first real token, as th
 batches.
 
 Usage: train.py --base DIR --runtime BIN --tasks NAMES --out DIR [--steps N | --minutes M] [--seed 1]
-Needs Debian's python3-torch (1.13) and python3-numpy; trains on the CPU (--device cuda only
+Needs Debian's python3-torch (1.13), python3-numpy and an optimised BLAS (libopenblas0-pthread:
+with the reference libblas3 a step is about 15 times slower); trains on the CPU (--device cuda only
 speeds up a search for a recipe); seeded, and with --steps the same run on any machine.
 """
 

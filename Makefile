@@ -131,7 +131,7 @@ quality-table: ## Accuracy and speed of models/tiny-tasks, exact and over a grid
 	mv docs/quality-speed.md.tmp docs/quality-speed.md
 
 .PHONY: train-tiny
-train-tiny: ## Retrain models/tiny-tasks on the CPU (about an hour; needs python3-torch and libopenblas0-pthread).
+train-tiny: ## Retrain models/tiny-tasks on the CPU (about 70 minutes; needs python3-torch and libopenblas0-pthread).
 	hack/train-tiny/train.sh models/tiny-tasks
 
 ##@ Build

@@ -91,15 +91,18 @@ step "Asking the model over the OpenAI API"
 addr=$("$kubectl" get endpointslices -l kubernetes.io/service-name=tiny-tasks \
 	-o jsonpath='{.items[0].endpoints[0].addresses[0]}:{.items[0].ports[0].port}')
 echo "endpoint http://$addr/v1 (from the EndpointSlice of Service tiny-tasks)"
-# ask PROMPT MAX_TOKENS: PROMPT is a JSON string literal.
+# ask PROMPT MAX_TOKENS [FIELDS]: PROMPT is a JSON string literal, FIELDS more request fields.
 ask() {
 	echo "  prompt $1"
 	printf '  answer '
 	curl -sf "http://$addr/v1/completions" -H 'Content-Type: application/json' \
-		-d "{\"model\":\"tiny-tasks\",\"prompt\":$1,\"max_tokens\":$2}" | sed -n 's/.*"text":\("[^"]*"\).*/\1/p'
+		-d "{\"model\":\"tiny-tasks\",\"prompt\":$1,\"max_tokens\":$2${3:+,$3}}" | sed -n 's/.*"text":\("[^"]*"\).*/\1/p'
 }
 ask '"copy: llada8b\n"' 16
 ask '"reverse: gitops\n"' 16
+# Retrieval was trained with 4-token responses: ask for one 4-token block (the service's blocks are
+# 16 tokens, and max_tokens rounds up to whole blocks).
+ask '"find: a=7; k=q; z=3; m=x; d=5;\n? z\n"' 4 '"dllm":{"block_length":4}'
 
 step "A short load, so the cache tuner acts (dllm-runtime loadgen, 40 s)"
 bin/dllm-runtime loadgen --url "http://$addr" --model tiny-tasks --prompt $'copy: tuning\n' --max-tokens 16 \

@@ -69,7 +69,7 @@ func TestShippedModel(t *testing.T) {
 }
 
 // shippedFloors are the lowest accuracies TestShippedModel accepts on 12 held-out items of the
-// tasks the model card reports as learned (copy 97 %, reverse 92 % on 100 items): far enough
-// below them that sampling noise does not trip the test, high enough that a broken loader,
-// tokenizer or sampler does.
-var shippedFloors = map[string]float64{"copy": 0.75, "reverse": 0.6}
+// tasks the model card reports as learned (copy 98 %, reverse 92 %, sort 79 %, retrieve 100 % on
+// 100 items): far enough below them that sampling noise does not trip the test, high enough that
+// a broken loader, tokenizer or sampler does.
+var shippedFloors = map[string]float64{"copy": 0.75, "reverse": 0.6, "sort": 0.4, "retrieve": 0.75}

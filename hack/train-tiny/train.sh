@@ -74,13 +74,12 @@ if [[ -z $init ]]; then
 		--steps 2200 --curriculum 4
 	train --init "$tmp/stage2" --tasks retrieve-short,retrieve --weights retrieve-short=1,retrieve=0.3 \
 		--out "$tmp/stage3" --seed $((seed + 1)) --steps 3500 --curriculum 1.2
-	init=$tmp/stage3
 fi
-train --init "$init" --tasks all,retrieve-short --weights "$weights" --out "$out" --seed $((seed + 2)) \
+train --init "${init:-$tmp/stage3}" --tasks all,retrieve-short --weights "$weights" --out "$out" --seed $((seed + 2)) \
 	--steps "$steps" --curriculum 0
-for n in 1 2 3; do
-	if [[ -f $tmp/stage$n/train.json ]]; then
+if [[ -z $init ]]; then
+	for n in 1 2 3; do
 		cp "$tmp/stage$n/train.json" "$out/train-stage$n.json"
-	fi
-done
+	done
+fi
 "$tmp/dllm-runtime" eval --model "$out" --items 100
